@@ -1,0 +1,110 @@
+<#
+.SYNOPSIS
+    Builds, tests and demonstrates ProtoPNet.PS.
+.DESCRIPTION
+    -Task Build  compiles the solution and lays out the module under ./bin so that
+                 'Import-Module ./ProtoPNet.psd1' works from the repository root.
+    -Task Test   builds, then runs every xunit and Pester test; prints 'N passed, N failed' last
+                 and exits non-zero on any failure.
+    -Task Demo   builds, then runs scripts/demo.ps1 on the bundled Fashion-MNIST sample.
+    -Cuda        builds against the CUDA 12.8 libtorch instead of the CPU one (for machines with an
+                 NVIDIA GPU; the package is ~2.5 GB). Without it, '-Device cuda' gives a clear error.
+.EXAMPLE
+    dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo')]
+    [string] $Task = 'Build',
+    [ValidateSet('Release', 'Debug')]
+    [string] $Configuration = 'Release',
+    [switch] $Cuda
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$root = $PSScriptRoot
+$moduleBin = Join-Path $root 'bin'
+$backend = if ($Cuda) { 'cuda' } else { 'cpu' }
+
+function Invoke-Native([string] $what, [scriptblock] $command) {
+    & $command
+    if ($LASTEXITCODE -ne 0) { throw "$what failed with exit code $LASTEXITCODE." }
+}
+
+function Invoke-Build {
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    Invoke-Native 'dotnet build' {
+        dotnet build (Join-Path $root 'ProtoPNet.PS.sln') -c $Configuration -p:ProtoPNetTorchBackend=$backend --nologo -v quiet
+    }
+    # The module folder: the cmdlet assembly and every dependency, native libtorch included (GLIBCXX-patched by the build).
+    Invoke-Native 'dotnet publish' {
+        dotnet publish (Join-Path $root 'src/ProtoPNet.PowerShell/ProtoPNet.PowerShell.csproj') -c $Configuration `
+            -p:ProtoPNetTorchBackend=$backend -o $moduleBin --no-build --nologo -v quiet
+    }
+    Write-Host ("Module laid out in {0} ({1:n0} s). Import it with: Import-Module ./ProtoPNet.psd1" -f $moduleBin, $sw.Elapsed.TotalSeconds)
+}
+
+function Get-PesterManifest {
+    $cache = (dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
+    $manifest = Join-Path $cache.Trim() 'pester/6.2.0/tools/Pester.psd1'
+    if (-not (Test-Path $manifest)) { throw "Pester 6.2.0 is not in the NuGet cache ($manifest); 'dotnet restore' of the test project downloads it." }
+    $manifest
+}
+
+function Invoke-Tests {
+    $results = Join-Path $root 'out/test-results'
+    New-Item -ItemType Directory -Force $results | Out-Null
+
+    # xunit: counted from the TRX file the run writes.
+    $trx = Join-Path $results 'xunit.trx'
+    Remove-Item $trx -ErrorAction Ignore
+    dotnet test (Join-Path $root 'tests/ProtoPNet.Core.Tests/ProtoPNet.Core.Tests.csproj') -c $Configuration `
+        -p:ProtoPNetTorchBackend=$backend --no-build --nologo --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal'
+    $xunitPassed = 0; $xunitFailed = 0
+    if (Test-Path $trx) {
+        $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+        $xunitPassed = [int]$counters.passed
+        $xunitFailed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+    } else {
+        $xunitFailed = 1
+        Write-Warning 'xunit wrote no results file: counted as one failure.'
+    }
+
+    # Pester: in a fresh pwsh so the module and its native libraries load as a user's session would load them.
+    $pester = Get-PesterManifest
+    $pesterJson = Join-Path $results 'pester.json'
+    Remove-Item $pesterJson -ErrorAction Ignore
+    $script = @"
+Import-Module '$pester'
+`$config = New-PesterConfiguration
+`$config.Run.Path = '$(Join-Path $root 'tests/pester')'
+`$config.Run.PassThru = `$true
+`$config.Output.Verbosity = 'Detailed'
+`$r = Invoke-Pester -Configuration `$config
+@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterJson'
+"@
+    dotnet pwsh -NoProfile -NonInteractive -Command $script
+    $pesterPassed = 0; $pesterFailed = 1
+    if (Test-Path $pesterJson) {
+        $p = Get-Content -Raw $pesterJson | ConvertFrom-Json
+        $pesterPassed = [int]$p.Passed; $pesterFailed = [int]$p.Failed
+    } else {
+        Write-Warning 'Pester wrote no results: counted as one failure.'
+    }
+
+    Write-Host ("xunit: {0} passed, {1} failed; Pester: {2} passed, {3} failed" -f $xunitPassed, $xunitFailed, $pesterPassed, $pesterFailed)
+    $passed = $xunitPassed + $pesterPassed
+    $failed = $xunitFailed + $pesterFailed
+    Write-Output "$passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+switch ($Task) {
+    'Build' { Invoke-Build }
+    'Test' { Invoke-Build; Invoke-Tests }
+    'Demo' {
+        Invoke-Build
+        dotnet pwsh -NoProfile -File (Join-Path $root 'scripts/demo.ps1')
+        if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+    }
+}

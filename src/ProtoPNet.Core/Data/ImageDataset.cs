@@ -1,0 +1,80 @@
+using ProtoPNet.Model;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Data;
+
+/// <summary>
+/// How a model-input pixel maps back to the original image: the input is the crop
+/// (CropX, CropY, CropWidth, CropHeight) of the original, resized to InputSize × InputSize.
+/// </summary>
+public sealed record ImageGeometry(int OriginalWidth, int OriginalHeight, int CropX, int CropY, int CropWidth, int CropHeight, int InputSize)
+{
+    public static ImageGeometry Whole(int width, int height, int inputSize) => new(width, height, 0, 0, width, height, inputSize);
+
+    /// <summary>Maps a box in model-input pixels to original-image pixels (rounded outward, clipped to the image).</summary>
+    public (int X, int Y, int Width, int Height) ToOriginal(int x, int y, int width, int height)
+    {
+        double sx = (double)CropWidth / InputSize, sy = (double)CropHeight / InputSize;
+        int x0 = Math.Clamp((int)Math.Floor(CropX + x * sx), 0, OriginalWidth);
+        int y0 = Math.Clamp((int)Math.Floor(CropY + y * sy), 0, OriginalHeight);
+        int x1 = Math.Clamp((int)Math.Ceiling(CropX + (x + width) * sx), 0, OriginalWidth);
+        int y1 = Math.Clamp((int)Math.Ceiling(CropY + (y + height) * sy), 0, OriginalHeight);
+        return (x0, y0, Math.Max(0, x1 - x0), Math.Max(0, y1 - y0));
+    }
+}
+
+/// <summary>An image as the model sees it, before normalization: RGB float [3, S, S] in [0, 1].</summary>
+public sealed record LoadedImage(Tensor Pixels, ImageGeometry Geometry) : IDisposable
+{
+    public void Dispose() => Pixels.Dispose();
+}
+
+/// <summary>
+/// A labelled image collection. Implementations: image folders, CUB-200-2011, Stanford Cars, IDX files,
+/// and in-memory tensors. Loading an item that cannot be decoded throws a <see cref="ProtoPNetException"/>
+/// whose ErrorId names the problem (callers report it and skip the item).
+/// </summary>
+public abstract class ImageDataset
+{
+    public abstract string Name { get; }
+    public abstract IReadOnlyList<string> ClassNames { get; }
+    public abstract int Count { get; }
+    public abstract int LabelOf(int index);
+    /// <summary>Where item <paramref name="index"/> came from: a full path, or "file#n" for items of a container file.</summary>
+    public abstract string SourceOf(int index);
+    /// <summary>Decodes item <paramref name="index"/>, crops it as the dataset says, resizes it to <paramref name="size"/>.</summary>
+    public abstract LoadedImage Load(int index, int size);
+
+    public int[] CountPerClass()
+    {
+        var counts = new int[ClassNames.Count];
+        for (int i = 0; i < Count; i++) counts[LabelOf(i)]++;
+        return counts;
+    }
+}
+
+/// <summary>One batch: normalized images [B,3,S,S], labels [B] (int64), and which dataset items they are.</summary>
+public sealed record Batch(Tensor Images, Tensor Labels, int[] Indices) : IDisposable
+{
+    public void Dispose()
+    {
+        Images.Dispose();
+        Labels.Dispose();
+    }
+}
+
+/// <summary>An item that could not be loaded and was skipped.</summary>
+public sealed record SkippedItem(int Index, string Source, ProtoPNetException Error);
+
+/// <summary>Applies a model's normalization to [B,3,S,S] RGB tensors in [0, 1].</summary>
+public static class Normalize
+{
+    public static Tensor Apply(Tensor rgb, ImageNormalization n)
+    {
+        using var scope = NewDisposeScope();
+        var x = n.Bgr ? rgb.flip(1) : rgb;
+        var mean = tensor(n.Bgr ? Enumerable.Reverse(n.Mean).ToArray() : n.Mean, device: rgb.device).view(1, 3, 1, 1);
+        var std = tensor(n.Bgr ? Enumerable.Reverse(n.Std).ToArray() : n.Std, device: rgb.device).view(1, 3, 1, 1);
+        return ((x * n.Scale - mean) / std).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,42 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch.nn;
+
+namespace ProtoPNet.Model;
+
+/// <summary>The 1×1 convolutions between backbone and prototypes (DESIGN §3), named as in the authors' code.</summary>
+public static class AddOnLayers
+{
+    public static Sequential Create(AddOnKind kind, int inChannels, int depth) => kind switch
+    {
+        AddOnKind.Regular => Sequential(
+            ("0", Conv2d(inChannels, depth, 1)), ("1", ReLU()),
+            ("2", Conv2d(depth, depth, 1)), ("3", Sigmoid())),
+        AddOnKind.Bottleneck => Bottleneck(inChannels, depth),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>
+    /// Halve the channels until the prototype depth is reached (at least one block, as the authors do):
+    /// out = max(D, C/2); Conv(C→out), ReLU, Conv(out→out), then ReLU, or Sigmoid on the last block.
+    /// </summary>
+    private static Sequential Bottleneck(int inChannels, int depth)
+    {
+        var layers = new List<(string, TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>)>();
+        int c = inChannels;
+        while (c > depth || layers.Count == 0)
+        {
+            int output = Math.Max(depth, c / 2);
+            layers.Add(($"{layers.Count}", Conv2d(c, output, 1)));
+            layers.Add(($"{layers.Count}", ReLU()));
+            layers.Add(($"{layers.Count}", Conv2d(output, output, 1)));
+            if (output > depth) layers.Add(($"{layers.Count}", ReLU()));
+            else
+            {
+                layers.Add(($"{layers.Count}", Sigmoid()));
+                break;
+            }
+            c /= 2;
+        }
+        return Sequential(layers);
+    }
+}

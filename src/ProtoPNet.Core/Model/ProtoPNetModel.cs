@@ -1,0 +1,105 @@
+using ProtoPNet.Model.Backbones;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Model;
+
+/// <summary>
+/// A ProtoPNet as users hold it: the network plus what gives its numbers meaning — class names,
+/// input size and normalization, each prototype's class and provenance, and the training history.
+/// </summary>
+public sealed class ProtoPNetModel : IDisposable
+{
+    private int[] prototypeClass;
+    private PrototypeProvenance?[] provenance;
+
+    internal ProtoPNetModel(ProtoPNetArchitecture architecture, IReadOnlyList<string> classNames, int[] prototypeClass,
+        ProtoPNetNetwork network, torch.Device device)
+    {
+        Architecture = architecture;
+        ClassNames = classNames.ToArray();
+        this.prototypeClass = prototypeClass;
+        provenance = new PrototypeProvenance?[prototypeClass.Length];
+        Network = network;
+        Device = device;
+    }
+
+    /// <summary>Builds a freshly initialized model (DESIGN §3). <paramref name="seed"/> makes the initialization reproducible.</summary>
+    public static ProtoPNetModel Create(ProtoPNetArchitecture architecture, IReadOnlyList<string> classNames,
+        int prototypesPerClass = 10, int? seed = null, string? device = null)
+    {
+        Validate(architecture, classNames, prototypesPerClass);
+        var dev = Devices.Resolve(device);
+        if (seed is int s) torch.manual_seed(s);
+        var backbone = BackboneFactory.Create(architecture.Backbone);
+        int featureSize = backbone.FeatureMapSize(architecture.ImageSize);
+        if (featureSize < architecture.PrototypeSize)
+        {
+            backbone.Dispose();
+            throw new ProtoPNetException("ImageTooSmall", ErrorKind.InvalidArgument,
+                $"At -ImageSize {architecture.ImageSize} the {architecture.Backbone} feature map is {featureSize}×{featureSize}, " +
+                $"smaller than the {architecture.PrototypeSize}×{architecture.PrototypeSize} prototypes. Use a larger image size.", architecture.ImageSize);
+        }
+        var arch = architecture with { Normalization = architecture.Normalization ?? backbone.DefaultNormalization };
+        var classes = Enumerable.Range(0, classNames.Count * prototypesPerClass).Select(j => j / prototypesPerClass).ToArray();
+        var network = new ProtoPNetNetwork(backbone, arch, classes, classNames.Count);
+        network.to(dev);
+        return new ProtoPNetModel(arch, classNames, classes, network, dev);
+    }
+
+    private static void Validate(ProtoPNetArchitecture a, IReadOnlyList<string> classNames, int prototypesPerClass)
+    {
+        if (classNames.Count < 1)
+            throw new ProtoPNetException("NoClasses", ErrorKind.InvalidArgument, "A model needs at least one class.");
+        var duplicate = classNames.GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ProtoPNetException("DuplicateClassName", ErrorKind.InvalidArgument, $"Class name '{duplicate.Key}' appears more than once.", duplicate.Key);
+        if (prototypesPerClass < 1)
+            throw new ProtoPNetException("InvalidPrototypeCount", ErrorKind.InvalidArgument, "PrototypesPerClass must be at least 1.", prototypesPerClass);
+        if (a.PrototypeDepth < 1 || a.PrototypeSize < 1 || a.ImageSize < 8)
+            throw new ProtoPNetException("InvalidArchitecture", ErrorKind.InvalidArgument,
+                $"PrototypeDepth ({a.PrototypeDepth}) and PrototypeSize ({a.PrototypeSize}) must be positive and ImageSize ({a.ImageSize}) at least 8.");
+    }
+
+    public string Name { get; set; } = "ProtoPNet";
+    public ProtoPNetArchitecture Architecture { get; }
+    public ImageNormalization Normalization => Architecture.Normalization ?? ImageNormalization.ImageNet;
+    public IReadOnlyList<string> ClassNames { get; }
+    public ProtoPNetNetwork Network { get; }
+    public torch.Device Device { get; private set; }
+    public List<HistoryEntry> History { get; } = new();
+
+    /// <summary>The class index of each prototype.</summary>
+    public IReadOnlyList<int> PrototypeClass => prototypeClass;
+    public IReadOnlyList<PrototypeProvenance?> Provenance => provenance;
+    public string Backbone => Architecture.Backbone;
+    public int ImageSize => Architecture.ImageSize;
+    public int PrototypeCount => prototypeClass.Length;
+    public int ClassCount => ClassNames.Count;
+    public int FeatureMapSize => Network.Backbone.FeatureMapSize(Architecture.ImageSize) - Architecture.PrototypeSize + 1;
+
+    public long TrainableParameterCount => Network.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
+    public long ParameterCount => Network.parameters().Sum(p => p.numel());
+
+    /// <summary>
+    /// Serializes use of the network: TorchSharp modules are not safe to run from several threads at once
+    /// (train/eval mode and autograd state are per module), so concurrent callers queue here.
+    /// </summary>
+    public object SyncRoot { get; } = new();
+
+    public void SetProvenance(int prototype, PrototypeProvenance? record) => provenance[prototype] = record;
+
+    internal void ReplaceProvenance(PrototypeProvenance?[] records) => provenance = records;
+
+    public void MoveTo(string device)
+    {
+        var dev = Devices.Resolve(device);
+        Network.to(dev);
+        Device = dev;
+    }
+
+    public void Dispose() => Network.Dispose();
+
+    public override string ToString() =>
+        $"{Name}: {Architecture.Backbone}, {ClassCount} classes, {PrototypeCount} prototypes, {Architecture.ImageSize}×{Architecture.ImageSize}";
+}

@@ -1,0 +1,99 @@
+using ProtoPNet.Model.Backbones;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace ProtoPNet.Model;
+
+/// <summary>One forward pass: logits [N,K], nearest-patch distances [N,m], and the full distance maps [N,m,H,W].</summary>
+public sealed record ProtoPNetOutput(Tensor Logits, Tensor MinDistances, Tensor DistanceMaps) : IDisposable
+{
+    public void Dispose()
+    {
+        Logits.Dispose();
+        MinDistances.Dispose();
+        DistanceMaps.Dispose();
+    }
+}
+
+/// <summary>
+/// The ProtoPNet network: backbone → add-on 1×1 convs → prototype distances → min-pool → similarity → last layer.
+/// Parameter names follow the authors' code (features.*, add_on_layers.*, prototype_vectors, last_layer.weight)
+/// so that their state dicts map onto it.
+/// </summary>
+public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
+{
+    private readonly Backbone features;
+    private readonly Sequential add_on_layers;
+    private readonly Parameter prototype_vectors;
+    private readonly Linear last_layer;
+    private readonly Tensor prototype_class_identity;
+    private readonly SimilarityKind similarity;
+    private readonly double epsilon;
+
+    public ProtoPNetNetwork(Backbone backbone, ProtoPNetArchitecture architecture, int[] prototypeClass, int classCount)
+        : base("ProtoPNet")
+    {
+        features = backbone;
+        add_on_layers = AddOnLayers.Create(architecture.AddOn, backbone.OutChannels, architecture.PrototypeDepth);
+        int m = prototypeClass.Length;
+        // The authors initialize prototypes uniform in [0, 1): the add-on output is a sigmoid, so they start inside its range.
+        prototype_vectors = new Parameter(torch.rand(m, architecture.PrototypeDepth, architecture.PrototypeSize, architecture.PrototypeSize));
+        last_layer = Linear(m, classCount, hasBias: false);
+        prototype_class_identity = torch.zeros(m, classCount);
+        for (int j = 0; j < m; j++) prototype_class_identity[j, prototypeClass[j]] = 1f;
+        similarity = architecture.Similarity;
+        epsilon = architecture.Epsilon;
+        RegisterComponents();
+        SetLastLayerIncorrectConnection(-0.5);
+    }
+
+    public Backbone Backbone => features;
+    public Sequential AddOn => add_on_layers;
+    public Parameter Prototypes => prototype_vectors;
+    public Linear LastLayer => last_layer;
+    /// <summary>One-hot [m, K]: row j marks the class prototype j belongs to.</summary>
+    public Tensor PrototypeClassIdentity => prototype_class_identity;
+    public SimilarityKind SimilarityKind => similarity;
+    public double Epsilon => epsilon;
+
+    /// <summary>w = 1 to the prototype's own class, <paramref name="incorrect"/> to the others (authors: −0.5).</summary>
+    public void SetLastLayerIncorrectConnection(double incorrect)
+    {
+        using var _ = torch.no_grad();
+        var positive = prototype_class_identity.t();
+        last_layer.weight!.copy_(positive + incorrect * (1 - positive));
+    }
+
+    /// <summary>z = add_on(features(x)).</summary>
+    public Tensor Latent(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        return add_on_layers.forward(features.forward(input)).MoveToOuterDisposeScope();
+    }
+
+    public override ProtoPNetOutput forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var output = ForwardFromBackboneFeatures(features.forward(input));
+        output.Logits.MoveToOuterDisposeScope();
+        output.MinDistances.MoveToOuterDisposeScope();
+        output.DistanceMaps.MoveToOuterDisposeScope();
+        return output;
+    }
+
+    /// <summary>The part after the backbone; lets a frozen backbone's output be computed once and reused.</summary>
+    public ProtoPNetOutput ForwardFromBackboneFeatures(Tensor backboneFeatures)
+    {
+        using var scope = NewDisposeScope();
+        var z = add_on_layers.forward(backboneFeatures);
+        var maps = PrototypeDistances.Compute(z, prototype_vectors);
+        var minDistances = PrototypeDistances.MinOverPatches(maps);
+        var logits = last_layer.forward(PrototypeDistances.Similarity(minDistances, similarity, epsilon));
+        return new ProtoPNetOutput(logits.MoveToOuterDisposeScope(), minDistances.MoveToOuterDisposeScope(), maps.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Similarity vectors [N,m] from distances, as the last layer sees them.</summary>
+    public Tensor Similarities(Tensor minDistances) => PrototypeDistances.Similarity(minDistances, similarity, epsilon);
+}

@@ -1,0 +1,28 @@
+namespace ProtoPNet.Model;
+
+/// <summary>
+/// Where a prototype came from after push: the training image and latent patch it was projected onto,
+/// the patch's box in that image's original pixels, and how far push moved it.
+/// </summary>
+public sealed record PrototypeProvenance
+{
+    public required string SourceImage { get; init; }
+    public int SourceIndex { get; init; } = -1;
+    public int LatentRow { get; init; }
+    public int LatentColumn { get; init; }
+    public int BoxX { get; init; }
+    public int BoxY { get; init; }
+    public int BoxWidth { get; init; }
+    public int BoxHeight { get; init; }
+    /// <summary>Squared L2 distance between the prototype before push and the patch it was projected onto.</summary>
+    public double Distance { get; init; }
+}
+
+/// <summary>One line of a model's training history (any stage), kept in the model file.</summary>
+public sealed record HistoryEntry
+{
+    public required string Stage { get; init; }
+    public DateTimeOffset Time { get; init; } = DateTimeOffset.UtcNow;
+    public Dictionary<string, double> Values { get; init; } = new();
+    public string? Note { get; init; }
+}

@@ -1,0 +1,187 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ProtoPNet.Model;
+using ProtoPNet.Model.Backbones;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Persistence;
+
+/// <summary>
+/// The one-file model format (.ptpn):
+/// <code>
+/// "PTPNMODL" | uint32 format version | int64 payload length | payload | SHA-256(payload)
+/// payload = int32 header length | header JSON (architecture, classes, prototypes, provenance, history)
+///         | int32 tensor count | tensors (name, dtype, shape, raw bytes)
+/// </code>
+/// The checksum and length are verified before anything is parsed, so truncated, corrupted and foreign
+/// files are refused with a stable error id instead of failing somewhere inside deserialization.
+/// </summary>
+public static class ModelFile
+{
+    public const int FormatVersion = 1;
+    private static readonly byte[] Magic = "PTPNMODL"u8.ToArray();
+    private const int PrefixLength = 8 + 4 + 8;
+    private const int ChecksumLength = 32;
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = false,
+        Converters = { new JsonStringEnumConverter() },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    private sealed record Header
+    {
+        public string Kind { get; init; } = "model";
+        public required string Name { get; init; }
+        public required ProtoPNetArchitecture Architecture { get; init; }
+        public required string[] ClassNames { get; init; }
+        public required int[] PrototypeClass { get; init; }
+        public required PrototypeProvenance?[] Provenance { get; init; }
+        public required List<HistoryEntry> History { get; init; }
+        public string Library { get; init; } = typeof(ModelFile).Assembly.GetName().Version?.ToString() ?? "";
+    }
+
+    public static void Save(ProtoPNetModel model, string path, CancellationToken cancel = default)
+    {
+        var header = new Header
+        {
+            Name = model.Name,
+            Architecture = model.Architecture,
+            ClassNames = model.ClassNames.ToArray(),
+            PrototypeClass = model.PrototypeClass.ToArray(),
+            Provenance = model.Provenance.ToArray(),
+            History = model.History,
+        };
+        byte[] payload;
+        using (var buffer = new MemoryStream())
+        {
+            using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+            {
+                byte[] json = JsonSerializer.SerializeToUtf8Bytes(header, Json);
+                writer.Write(json.Length);
+                writer.Write(json);
+                lock (model.SyncRoot)
+                {
+                    var state = model.Network.state_dict();
+                    writer.Write(state.Count);
+                    foreach (var (name, tensor) in state) writer.Write(name, tensor);
+                }
+            }
+            payload = buffer.ToArray();
+        }
+        byte[] checksum = SHA256.HashData(payload);
+        AtomicFile.Write(path, stream =>
+        {
+            stream.Write(Magic);
+            stream.Write(BitConverter.GetBytes(FormatVersion));
+            stream.Write(BitConverter.GetBytes((long)payload.Length));
+            stream.Write(payload);
+            stream.Write(checksum);
+        }, cancel);
+    }
+
+    private static void Write(this BinaryWriter writer, string name, Tensor tensor) => TensorIO.Write(writer, name, tensor);
+
+    public static ProtoPNetModel Load(string path, string? device = null)
+    {
+        byte[] payload = ReadVerifiedPayload(path);
+        Header header;
+        var tensors = new Dictionary<string, Tensor>();
+        try
+        {
+            using var reader = new BinaryReader(new MemoryStream(payload), Encoding.UTF8);
+            int jsonLength = reader.ReadInt32();
+            header = JsonSerializer.Deserialize<Header>(reader.ReadBytes(jsonLength), Json)
+                     ?? throw new InvalidDataException("empty header");
+            int count = reader.ReadInt32();
+            for (int i = 0; i < count; i++)
+            {
+                var (name, tensor) = TensorIO.Read(reader);
+                tensors[name] = tensor;
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException or EndOfStreamException or ArgumentException or OverflowException)
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+            throw Corrupt(path, $"its contents cannot be read ({e.Message})", e);
+        }
+
+        try
+        {
+            var backbone = BackboneFactory.Create(header.Architecture.Backbone);
+            var network = new ProtoPNetNetwork(backbone, header.Architecture, header.PrototypeClass, header.ClassNames.Length);
+            CopyState(network, tensors, path);
+            var dev = Devices.Resolve(device);
+            network.to(dev);
+            var model = new ProtoPNetModel(header.Architecture, header.ClassNames, header.PrototypeClass, network, dev) { Name = header.Name };
+            model.ReplaceProvenance(header.Provenance.Length == header.PrototypeClass.Length
+                ? header.Provenance
+                : throw Corrupt(path, "its provenance list does not match its prototypes", null));
+            model.History.AddRange(header.History);
+            return model;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    private static void CopyState(ProtoPNetNetwork network, Dictionary<string, Tensor> tensors, string path)
+    {
+        var state = network.state_dict();
+        var missing = state.Keys.Where(k => !tensors.ContainsKey(k)).ToList();
+        var unexpected = tensors.Keys.Where(k => !state.ContainsKey(k)).ToList();
+        if (missing.Count > 0 || unexpected.Count > 0)
+            throw Corrupt(path, $"its tensors do not match its architecture (missing: {string.Join(", ", missing)}; unexpected: {string.Join(", ", unexpected)})", null);
+        using var _ = torch.no_grad();
+        foreach (var (name, target) in state)
+        {
+            var source = tensors[name];
+            if (!source.shape.SequenceEqual(target.shape) || source.dtype != target.dtype)
+                throw Corrupt(path, $"tensor '{name}' has shape [{string.Join(",", source.shape)}] {source.dtype}, the architecture needs [{string.Join(",", target.shape)}] {target.dtype}", null);
+            target.copy_(source);
+        }
+    }
+
+    /// <summary>Reads the file and checks magic, version, length and checksum; returns the payload.</summary>
+    private static byte[] ReadVerifiedPayload(string path)
+    {
+        if (!File.Exists(path))
+            throw new ProtoPNetException("ModelFileNotFound", ErrorKind.ObjectNotFound, $"Model file '{path}' does not exist.", path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var prefix = new byte[PrefixLength];
+        int read = stream.ReadAtLeast(prefix, PrefixLength, throwOnEndOfStream: false);
+        if (read < Magic.Length || !prefix.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new ProtoPNetException("NotAProtoPNetFile", ErrorKind.InvalidData,
+                $"'{path}' is not a ProtoPNet.PS model file (it does not start with the PTPNMODL signature).", path);
+        if (read < PrefixLength)
+            throw Truncated(path, stream.Length);
+        int version = BitConverter.ToInt32(prefix, 8);
+        if (version < 1 || version > FormatVersion)
+            throw new ProtoPNetException("UnsupportedModelFileVersion", ErrorKind.InvalidData,
+                $"'{path}' is a ProtoPNet.PS model file of format version {version}; this module reads versions 1 to {FormatVersion}. Update the module.", path);
+        long length = BitConverter.ToInt64(prefix, 12);
+        if (length < 0 || stream.Length < PrefixLength + length + ChecksumLength)
+            throw Truncated(path, stream.Length);
+        if (stream.Length > PrefixLength + length + ChecksumLength)
+            throw Corrupt(path, "it has bytes after its end", null);
+        var payload = new byte[length];
+        stream.ReadExactly(payload);
+        var checksum = new byte[ChecksumLength];
+        stream.ReadExactly(checksum);
+        if (!SHA256.HashData(payload).AsSpan().SequenceEqual(checksum))
+            throw Corrupt(path, "its SHA-256 checksum does not match its contents", null);
+        return payload;
+    }
+
+    private static ProtoPNetException Truncated(string path, long size) =>
+        new("TruncatedModelFile", ErrorKind.InvalidData,
+            $"Model file '{path}' is truncated ({size} bytes): it was not completely written or copied.", path);
+
+    private static ProtoPNetException Corrupt(string path, string why, Exception? inner) =>
+        new("CorruptModelFile", ErrorKind.InvalidData, $"Model file '{path}' is corrupted: {why}.", path, inner);
+}
