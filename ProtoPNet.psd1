@@ -12,6 +12,10 @@
         'Export-ProtoPNet'
         'Import-ProtoPNet'
         'Get-Prototype'
+        'Get-Explanation'
+        'Find-NearestPatch'
+        'Invoke-PrototypePruning'
+        'Join-ProtoPNet'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

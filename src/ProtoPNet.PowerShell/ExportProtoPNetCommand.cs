@@ -11,8 +11,9 @@ public sealed class ExportProtoPNetCommand : ProtoPNetCmdlet
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
 
+    /// <summary>A model, or an ensemble from Join-ProtoPNet (stored with all its members in one file).</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
-    public ProtoPNetModel Model { get; set; } = null!;
+    public IClassifier Model { get; set; } = null!;
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
     public string Path { get; set; } = "";

@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using ProtoPNet.Data;
+using ProtoPNet.Explanation;
 using ProtoPNet.Model;
 
 namespace ProtoPNet.PowerShell;
@@ -23,20 +25,35 @@ public sealed class PrototypeInfo
 [OutputType(typeof(PrototypeInfo))]
 public sealed class GetPrototypeCommand : ProtoPNetCmdlet
 {
+    /// <summary>A model, or an ensemble (then Model names each prototype's member).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
-    public ProtoPNetModel Model { get; set; } = null!;
+    public IClassifier Model { get; set; } = null!;
 
     /// <summary>Only the prototypes of these classes.</summary>
     [Parameter] public string[]? Class { get; set; }
 
+    /// <summary>Also write a prototype gallery, prototypes.html grouped by class, into this folder.</summary>
+    [Parameter] public string? OutputDirectory { get; set; }
+
+    /// <summary>The push dataset, to draw prototypes whose source is an item of a container file (IDX).</summary>
+    [Parameter] public ImageDataset? PushDataset { get; set; }
+
     protected override void ProcessRecord()
     {
-        var wanted = Class is null ? null : new HashSet<string>(Class, StringComparer.OrdinalIgnoreCase);
-        for (int j = 0; j < Model.PrototypeCount; j++)
+        if (OutputDirectory is not null)
         {
-            string className = Model.ClassNames[Model.PrototypeClass[j]];
+            string page = Run(() => PrototypeGallery.Write(Model, ResolveNewPath(OutputDirectory), PushDataset));
+            WriteVerbose($"Prototype gallery: {page}");
+        }
+        var wanted = Class is null ? null : new HashSet<string>(Class, StringComparer.OrdinalIgnoreCase);
+        var names = Model is ProtoPNetEnsemble ensemble ? ensemble.MemberNames : [Model.Name];
+        for (int m = 0; m < Model.Members.Count; m++)
+        for (int j = 0; j < Model.Members[m].PrototypeCount; j++)
+        {
+            var member = Model.Members[m];
+            string className = member.ClassNames[member.PrototypeClass[j]];
             if (wanted is not null && !wanted.Contains(className)) continue;
-            var p = Model.Provenance[j];
+            var p = member.Provenance[j];
             WriteObject(new PrototypeInfo
             {
                 Index = j,
@@ -49,7 +66,7 @@ public sealed class GetPrototypeCommand : ProtoPNetCmdlet
                 BoxWidth = p?.BoxWidth,
                 BoxHeight = p?.BoxHeight,
                 Distance = p?.Distance,
-                Model = Model.Name,
+                Model = names[m],
             });
         }
     }

@@ -6,7 +6,7 @@ using ProtoPNet.Persistence;
 namespace ProtoPNet.PowerShell;
 
 [Cmdlet(VerbsData.Import, "ProtoPNet", DefaultParameterSetName = PathSet)]
-[OutputType(typeof(ProtoPNetModel))]
+[OutputType(typeof(ProtoPNetModel), typeof(ProtoPNetEnsemble))]
 public sealed class ImportProtoPNetCommand : ProtoPNetCmdlet
 {
     private const string PathSet = "Path";
@@ -28,7 +28,7 @@ public sealed class ImportProtoPNetCommand : ProtoPNetCmdlet
         {
             try
             {
-                WriteObject(ModelFile.Load(path, Device));
+                WriteObject(ModelFile.LoadAny(path, Device));
             }
             catch (ProtoPNetException e)
             {

@@ -8,7 +8,7 @@ namespace ProtoPNet.Model;
 /// A ProtoPNet as users hold it: the network plus what gives its numbers meaning — class names,
 /// input size and normalization, each prototype's class and provenance, and the training history.
 /// </summary>
-public sealed class ProtoPNetModel : IDisposable
+public sealed class ProtoPNetModel : IClassifier, IDisposable
 {
     private int[] prototypeClass;
     private PrototypeProvenance?[] provenance;
@@ -90,6 +90,46 @@ public sealed class ProtoPNetModel : IDisposable
     public void SetProvenance(int prototype, PrototypeProvenance? record) => provenance[prototype] = record;
 
     internal void ReplaceProvenance(PrototypeProvenance?[] records) => provenance = records;
+
+    /// <summary>Logits [N,K] for normalized images, in eval mode without gradients, serialized on <see cref="SyncRoot"/>.</summary>
+    public Tensor Logits(Tensor normalizedImages)
+    {
+        lock (SyncRoot)
+        {
+            using var _ = torch.no_grad();
+            bool wasTraining = Network.training;
+            Network.eval();
+            try
+            {
+                using var scope = torch.NewDisposeScope();
+                using var output = Network.forward(normalizedImages.to(Device));
+                return output.Logits.cpu().MoveToOuterDisposeScope();
+            }
+            finally
+            {
+                if (wasTraining) Network.train();
+            }
+        }
+    }
+
+    IReadOnlyList<ProtoPNetModel> IClassifier.Members => [this];
+
+    /// <summary>
+    /// Keeps only the prototypes <paramref name="keep"/> (ascending indices): network, prototype classes and provenance
+    /// shrink together so the model stays consistent. Pruning calls it; re-optimize the last layer afterwards.
+    /// </summary>
+    public void RemovePrototypes(IReadOnlyList<int> keep)
+    {
+        if (keep.Count == 0 || keep.Any(i => i < 0 || i >= PrototypeCount) || keep.Distinct().Count() != keep.Count)
+            throw new ProtoPNetException("InvalidPrototypeSelection", ErrorKind.InvalidArgument,
+                $"The prototypes to keep must be distinct indices in 0..{PrototypeCount - 1}, at least one.");
+        lock (SyncRoot)
+        {
+            Network.RemovePrototypes(keep);
+            prototypeClass = keep.Select(j => prototypeClass[j]).ToArray();
+            provenance = keep.Select(j => provenance[j]).ToArray();
+        }
+    }
 
     public void MoveTo(string device)
     {

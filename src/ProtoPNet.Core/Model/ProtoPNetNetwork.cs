@@ -26,9 +26,10 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
 {
     private readonly Backbone features;
     private readonly Sequential add_on_layers;
-    private readonly Parameter prototype_vectors;
+    // Not readonly: RemovePrototypes replaces them with their kept rows.
+    private Parameter prototype_vectors;
     private readonly Linear last_layer;
-    private readonly Tensor prototype_class_identity;
+    private Tensor prototype_class_identity;
     private readonly SimilarityKind similarity;
     private readonly double epsilon;
 
@@ -92,6 +93,27 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
         var minDistances = PrototypeDistances.MinOverPatches(maps);
         var logits = last_layer.forward(PrototypeDistances.Similarity(minDistances, similarity, epsilon));
         return new ProtoPNetOutput(logits.MoveToOuterDisposeScope(), minDistances.MoveToOuterDisposeScope(), maps.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Keeps only the prototypes <paramref name="keep"/> (indices, in the order given): prototype vectors, last-layer
+    /// columns and class identity rows shrink together. Used by pruning; optimizers built before it are stale.
+    /// </summary>
+    public void RemovePrototypes(IReadOnlyList<int> keep)
+    {
+        using var _ = torch.no_grad();
+        using var index = torch.tensor(keep.Select(i => (long)i).ToArray(), device: prototype_vectors.device);
+        var oldPrototypes = prototype_vectors;
+        var oldIdentity = prototype_class_identity;
+        prototype_vectors = new Parameter(oldPrototypes.index_select(0, index).DetachFromDisposeScope(), oldPrototypes.requires_grad);
+        prototype_vectors.DetachFromDisposeScope();
+        ConditionallyRegisterParameter(nameof(prototype_vectors), prototype_vectors);
+        bool weightGrad = last_layer.weight!.requires_grad;
+        last_layer.weight = (Parameter)new Parameter(last_layer.weight.index_select(1, index).DetachFromDisposeScope(), weightGrad).DetachFromDisposeScope();
+        prototype_class_identity = oldIdentity.index_select(0, index).DetachFromDisposeScope();
+        ConditionallyRegisterBuffer(nameof(prototype_class_identity), prototype_class_identity);
+        oldPrototypes.Dispose();
+        oldIdentity.Dispose();
     }
 
     /// <summary>Similarity vectors [N,m] from distances, as the last layer sees them.</summary>

@@ -18,10 +18,17 @@ namespace ProtoPNet.Persistence;
 /// </code>
 /// The checksum and length are verified before anything is parsed, so truncated, corrupted and foreign
 /// files are refused with a stable error id instead of failing somewhere inside deserialization.
+/// Version 2 adds ensembles (Join-ProtoPNet); single models are still written as version 1 so older readers read them:
+/// <code>
+/// ensemble payload = int32 header length | header JSON {"Kind":"ensemble", Name, Members} | int32 member count
+///                  | per member: int64 length | a version-1 model payload
+/// </code>
 /// </summary>
 public static class ModelFile
 {
     public const int FormatVersion = 1;
+    public const int EnsembleFormatVersion = 2;
+    private const int NewestReadableVersion = EnsembleFormatVersion;
     private static readonly byte[] Magic = "PTPNMODL"u8.ToArray();
     private const int PrefixLength = 8 + 4 + 8;
     private const int ChecksumLength = 32;
@@ -45,7 +52,58 @@ public static class ModelFile
         public string Library { get; init; } = typeof(ModelFile).Assembly.GetName().Version?.ToString() ?? "";
     }
 
-    public static void Save(ProtoPNetModel model, string path, CancellationToken cancel = default)
+    public static void Save(ProtoPNetModel model, string path, CancellationToken cancel = default) =>
+        WriteFile(path, FormatVersion, ModelPayload(model), cancel);
+
+    /// <summary>Saves an ensemble and all its members in one file (format version 2).</summary>
+    public static void Save(ProtoPNetEnsemble ensemble, string path, CancellationToken cancel = default)
+    {
+        byte[] payload;
+        using (var buffer = new MemoryStream())
+        {
+            using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+            {
+                byte[] json = JsonSerializer.SerializeToUtf8Bytes(new EnsembleHeader { Name = ensemble.Name, Members = ensemble.MemberNames.ToArray() }, Json);
+                writer.Write(json.Length);
+                writer.Write(json);
+                writer.Write(ensemble.Members.Count);
+                foreach (var member in ensemble.Members)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    byte[] memberPayload = ModelPayload(member);
+                    writer.Write((long)memberPayload.Length);
+                    writer.Write(memberPayload);
+                }
+            }
+            payload = buffer.ToArray();
+        }
+        WriteFile(path, EnsembleFormatVersion, payload, cancel);
+    }
+
+    /// <summary>Saves a model or an ensemble.</summary>
+    public static void Save(IClassifier classifier, string path, CancellationToken cancel = default)
+    {
+        switch (classifier)
+        {
+            case ProtoPNetModel m: Save(m, path, cancel); break;
+            case ProtoPNetEnsemble e: Save(e, path, cancel); break;
+            default: throw new ArgumentException($"Cannot save a {classifier.GetType().Name}.", nameof(classifier));
+        }
+    }
+
+    private sealed record EnsembleHeader
+    {
+        public string Kind { get; init; } = "ensemble";
+        public required string Name { get; init; }
+        public required string[] Members { get; init; }
+    }
+
+    private sealed record KindProbe
+    {
+        public string Kind { get; init; } = "model";
+    }
+
+    private static byte[] ModelPayload(ProtoPNetModel model)
     {
         var header = new Header
         {
@@ -56,28 +114,29 @@ public static class ModelFile
             Provenance = model.Provenance.ToArray(),
             History = model.History,
         };
-        byte[] payload;
-        using (var buffer = new MemoryStream())
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
         {
-            using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+            byte[] json = JsonSerializer.SerializeToUtf8Bytes(header, Json);
+            writer.Write(json.Length);
+            writer.Write(json);
+            lock (model.SyncRoot)
             {
-                byte[] json = JsonSerializer.SerializeToUtf8Bytes(header, Json);
-                writer.Write(json.Length);
-                writer.Write(json);
-                lock (model.SyncRoot)
-                {
-                    var state = model.Network.state_dict();
-                    writer.Write(state.Count);
-                    foreach (var (name, tensor) in state) writer.Write(name, tensor);
-                }
+                var state = model.Network.state_dict();
+                writer.Write(state.Count);
+                foreach (var (name, tensor) in state) writer.Write(name, tensor);
             }
-            payload = buffer.ToArray();
         }
+        return buffer.ToArray();
+    }
+
+    private static void WriteFile(string path, int version, byte[] payload, CancellationToken cancel)
+    {
         byte[] checksum = SHA256.HashData(payload);
         AtomicFile.Write(path, stream =>
         {
             stream.Write(Magic);
-            stream.Write(BitConverter.GetBytes(FormatVersion));
+            stream.Write(BitConverter.GetBytes(version));
             stream.Write(BitConverter.GetBytes((long)payload.Length));
             stream.Write(payload);
             stream.Write(checksum);
@@ -86,9 +145,68 @@ public static class ModelFile
 
     private static void Write(this BinaryWriter writer, string name, Tensor tensor) => TensorIO.Write(writer, name, tensor);
 
-    public static ProtoPNetModel Load(string path, string? device = null)
+    /// <summary>Loads a single model; an ensemble file is refused with ModelFileIsEnsemble (use <see cref="LoadAny"/>).</summary>
+    public static ProtoPNetModel Load(string path, string? device = null) =>
+        LoadAny(path, device) as ProtoPNetModel
+        ?? throw new ProtoPNetException("ModelFileIsEnsemble", ErrorKind.InvalidArgument,
+            $"'{path}' holds an ensemble, not a single model.", path);
+
+    /// <summary>Loads whatever the file holds: a <see cref="ProtoPNetModel"/> or a <see cref="ProtoPNetEnsemble"/>.</summary>
+    public static IClassifier LoadAny(string path, string? device = null)
     {
         byte[] payload = ReadVerifiedPayload(path);
+        string kind;
+        try
+        {
+            using var reader = new BinaryReader(new MemoryStream(payload), Encoding.UTF8);
+            kind = JsonSerializer.Deserialize<KindProbe>(reader.ReadBytes(reader.ReadInt32()), Json)?.Kind ?? "model";
+        }
+        catch (Exception e) when (e is JsonException or EndOfStreamException or ArgumentException or OverflowException)
+        {
+            throw Corrupt(path, $"its header cannot be read ({e.Message})", e);
+        }
+        return kind switch
+        {
+            "model" => ReadModel(payload, path, device),
+            "ensemble" => ReadEnsemble(payload, path, device),
+            _ => throw new ProtoPNetException("UnsupportedModelFileVersion", ErrorKind.InvalidData,
+                $"'{path}' holds a '{kind}', which this module does not know. Update the module.", path),
+        };
+    }
+
+    private static ProtoPNetEnsemble ReadEnsemble(byte[] payload, string path, string? device)
+    {
+        EnsembleHeader header;
+        var memberPayloads = new List<byte[]>();
+        try
+        {
+            using var reader = new BinaryReader(new MemoryStream(payload), Encoding.UTF8);
+            header = JsonSerializer.Deserialize<EnsembleHeader>(reader.ReadBytes(reader.ReadInt32()), Json) ?? throw new InvalidDataException("empty header");
+            int count = reader.ReadInt32();
+            if (count != header.Members.Length) throw new InvalidDataException($"{count} members stored, {header.Members.Length} named");
+            for (int i = 0; i < count; i++)
+            {
+                long length = reader.ReadInt64();
+                if (length < 0 || length > payload.Length) throw new InvalidDataException($"member {i} claims {length} bytes");
+                memberPayloads.Add(reader.ReadBytes((int)length));
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException or EndOfStreamException or ArgumentException or OverflowException)
+        {
+            throw Corrupt(path, $"its ensemble contents cannot be read ({e.Message})", e);
+        }
+        var members = new List<ProtoPNetModel>();
+        for (int i = 0; i < memberPayloads.Count; i++)
+        {
+            var member = ReadModel(memberPayloads[i], path, device);
+            member.Name = header.Members[i];
+            members.Add(member);
+        }
+        return new ProtoPNetEnsemble(members, header.Name);
+    }
+
+    private static ProtoPNetModel ReadModel(byte[] payload, string path, string? device)
+    {
         Header header;
         var tensors = new Dictionary<string, Tensor>();
         try
@@ -161,9 +279,9 @@ public static class ModelFile
         if (read < PrefixLength)
             throw Truncated(path, stream.Length);
         int version = BitConverter.ToInt32(prefix, 8);
-        if (version < 1 || version > FormatVersion)
+        if (version < 1 || version > NewestReadableVersion)
             throw new ProtoPNetException("UnsupportedModelFileVersion", ErrorKind.InvalidData,
-                $"'{path}' is a ProtoPNet.PS model file of format version {version}; this module reads versions 1 to {FormatVersion}. Update the module.", path);
+                $"'{path}' is a ProtoPNet.PS model file of format version {version}; this module reads versions 1 to {NewestReadableVersion}. Update the module.", path);
         long length = BitConverter.ToInt64(prefix, 12);
         if (length < 0 || stream.Length < PrefixLength + length + ChecksumLength)
             throw Truncated(path, stream.Length);

@@ -1,0 +1,83 @@
+using ProtoPNet.Data;
+using ProtoPNet.Model;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace ProtoPNet.Explanation;
+
+/// <summary>
+/// Renders each prototype once into a folder: its patch (the box cut from the training image it was projected
+/// onto) and that training image with the box drawn. Source images are files, or items of the push dataset for
+/// container formats (IDX "file#n"). Returns null file names when a prototype has no provenance or its source is gone.
+/// </summary>
+internal sealed class PrototypePictures
+{
+    private readonly string directory;
+    private readonly ImageDataset? pushDataset;
+    private readonly int imageSize;
+    private readonly Dictionary<(ProtoPNetModel, int), (string? Patch, string? Source)> written = new();
+
+    public PrototypePictures(string directory, int imageSize, ImageDataset? pushDataset)
+    {
+        this.directory = directory;
+        this.imageSize = imageSize;
+        this.pushDataset = pushDataset;
+    }
+
+    /// <summary>File names (relative to the folder) of the patch and source pictures; rendered on first request.</summary>
+    public (string? Patch, string? Source) Get(ProtoPNetModel model, int memberIndex, int prototype)
+    {
+        if (written.TryGetValue((model, prototype), out var known)) return known;
+        var result = Render(model, memberIndex, prototype);
+        written[(model, prototype)] = result;
+        return result;
+    }
+
+    private (string? Patch, string? Source) Render(ProtoPNetModel model, int memberIndex, int prototype)
+    {
+        var provenance = model.Provenance[prototype];
+        if (provenance is null) return (null, null);
+        using var loaded = LoadSource(provenance, out var box);
+        if (loaded is null) return (null, null);
+        string stem = $"m{memberIndex}-p{prototype}";
+        var clipped = Rectangle.Intersect(new Rectangle(box.X, box.Y, box.Width, box.Height), new Rectangle(0, 0, loaded.Width, loaded.Height));
+        string? patchName = null;
+        if (clipped.Width > 0 && clipped.Height > 0)
+        {
+            using var patch = loaded.Clone(x => x.Crop(clipped));
+            Pictures.Enlarge(patch, Math.Max(1, (int)Math.Ceiling(64.0 / Math.Max(clipped.Width, clipped.Height))));
+            patchName = $"{stem}-patch.png";
+            Pictures.Save(patch, Path.Combine(directory, patchName));
+        }
+        // Large sources are shown at about 224 px on their long side; small ones are enlarged.
+        double scale = Math.Max(loaded.Width, loaded.Height) > 320 ? 224.0 / Math.Max(loaded.Width, loaded.Height) : Pictures.DisplayScale(Math.Max(loaded.Width, loaded.Height));
+        using var source = loaded.Clone(x => x.Resize(Math.Max(1, (int)Math.Round(loaded.Width * scale)), Math.Max(1, (int)Math.Round(loaded.Height * scale)),
+            scale >= 1 ? KnownResamplers.NearestNeighbor : KnownResamplers.Triangle));
+        var scaled = new PixelBox((int)Math.Floor(box.X * scale), (int)Math.Floor(box.Y * scale),
+            (int)Math.Ceiling(box.Width * scale), (int)Math.Ceiling(box.Height * scale));
+        Pictures.DrawBox(source, scaled, Pictures.BoxColor, Math.Max(1, source.Width / 100));
+        string sourceName = $"{stem}-source.png";
+        Pictures.Save(source, Path.Combine(directory, sourceName));
+        return (patchName, sourceName);
+    }
+
+    /// <summary>The prototype's source image and the patch box in its pixels, or null when it cannot be found.</summary>
+    private Image<Rgb24>? LoadSource(PrototypeProvenance provenance, out PixelBox box)
+    {
+        box = new PixelBox(provenance.BoxX, provenance.BoxY, provenance.BoxWidth, provenance.BoxHeight);
+        try
+        {
+            if (File.Exists(provenance.SourceImage)) return ImageDecoder.DecodeRgb(provenance.SourceImage);
+            if (pushDataset is not null && provenance.SourceIndex >= 0 && provenance.SourceIndex < pushDataset.Count
+                && pushDataset.SourceOf(provenance.SourceIndex) == provenance.SourceImage)
+            {
+                using var item = pushDataset.Load(provenance.SourceIndex, imageSize);
+                box = box.ToInput(item.Geometry);
+                return Pictures.FromChw(item.Pixels.data<float>().ToArray(), imageSize);
+            }
+        }
+        catch (ProtoPNetException) { }
+        return null;
+    }
+}

@@ -1,0 +1,35 @@
+using System.Management.Automation;
+using ProtoPNet.Data;
+using ProtoPNet.Explanation;
+using ProtoPNet.Model;
+
+namespace ProtoPNet.PowerShell;
+
+/// <summary>For each prototype, its K nearest patches in a dataset, one per image, with boxes (paper Figure 5).</summary>
+[Cmdlet(VerbsCommon.Find, "NearestPatch")]
+[OutputType(typeof(NearestPatch))]
+public sealed class FindNearestPatchCommand : ProtoPNetCmdlet
+{
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public ProtoPNetModel Model { get; set; } = null!;
+
+    [Parameter(Mandatory = true, Position = 0)]
+    public ImageDataset Dataset { get; set; } = null!;
+
+    [Parameter] [ValidateRange(1, 1000)] public int K { get; set; } = 6;
+
+    /// <summary>Only these prototypes (indices; default: all).</summary>
+    [Parameter] public int[]? Prototype { get; set; }
+
+    /// <summary>Skip the activation boxes (a second, smaller pass over the chosen images).</summary>
+    [Parameter] public SwitchParameter NoBox { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var result = Run(() => BackgroundWork.Run(this, 2, $"Find-NearestPatch on {Dataset.Name}",
+            progress => NearestPatches.Find(Model, Dataset, K, Prototype, !NoBox, progress: progress, cancel: Cancel)));
+        foreach (var skipped in result.Skipped) WriteError(skipped.Error);
+        foreach (var list in result.PerPrototype)
+            foreach (var patch in list) WriteObject(patch);
+    }
+}

@@ -1,0 +1,146 @@
+using System.Collections.ObjectModel;
+using System.Management.Automation;
+using ProtoPNet.Data;
+using ProtoPNet.Explanation;
+using ProtoPNet.Model;
+
+namespace ProtoPNet.PowerShell;
+
+/// <summary>
+/// "This part of your image looks like that prototypical part": one row per (image, evidence item), ranked by
+/// contribution to the predicted class. Images are explained in batches in input order; a missing or undecodable
+/// image gives one error record and the rest are explained. Concurrent calls on one model (ForEach-Object -Parallel)
+/// are safe: forward passes queue on the model's SyncRoot.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "Explanation", DefaultParameterSetName = PathSet)]
+[OutputType(typeof(ExplanationRow))]
+public sealed class GetExplanationCommand : ProtoPNetCmdlet
+{
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+    private const string DatasetSet = "Dataset";
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = PathSet)]
+    [SupportsWildcards]
+    public string[] Path { get; set; } = [];
+
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>Explain dataset items instead of files; TrueClass is then filled.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DatasetSet)]
+    public ImageDataset Dataset { get; set; } = null!;
+
+    /// <summary>Only these dataset items (default: all).</summary>
+    [Parameter(ParameterSetName = DatasetSet)]
+    public int[]? Index { get; set; }
+
+    /// <summary>A model, or an ensemble from Join-ProtoPNet.</summary>
+    [Parameter(Mandatory = true)]
+    public IClassifier Model { get; set; } = null!;
+
+    /// <summary>Rows per image; 0 = every prototype (their contributions add up to the logit).</summary>
+    [Parameter] [ValidateRange(0, int.MaxValue)] public int Top { get; set; } = 10;
+
+    /// <summary>Explain this class instead of the predicted one (Weight, Contribution and ExplainedLogit refer to it).</summary>
+    [Parameter] public string? Class { get; set; }
+
+    /// <summary>Rank by similarity over all prototypes of any class: the image's nearest prototypes.</summary>
+    [Parameter] public SwitchParameter Nearest { get; set; }
+
+    /// <summary>Write heat maps, prototype pictures and an HTML scoring sheet per image (plus index.html) here.</summary>
+    [Parameter] public string? OutputDirectory { get; set; }
+
+    /// <summary>The push dataset, to draw prototypes whose source is an item of a container file (IDX).</summary>
+    [Parameter] public ImageDataset? PushDataset { get; set; }
+
+    [Parameter] [ValidateRange(1, 4096)] public int BatchSize { get; set; } = 32;
+
+    private Explainer explainer = null!;
+    private readonly List<ExplanationSource> pending = new();
+    private int explained;
+
+    protected override void BeginProcessing()
+    {
+        var options = new ExplanationOptions
+        {
+            Top = Top,
+            Class = Class,
+            Nearest = Nearest,
+            OutputDirectory = OutputDirectory is null ? null : ResolveNewPath(OutputDirectory),
+            PushDataset = PushDataset,
+        };
+        explainer = Run(() => new Explainer(Model, options));
+    }
+
+    protected override void ProcessRecord()
+    {
+        switch (ParameterSetName)
+        {
+            case DatasetSet:
+                var indices = Index ?? Enumerable.Range(0, Dataset.Count).ToArray();
+                foreach (int i in indices)
+                {
+                    if (i < 0 || i >= Dataset.Count)
+                    {
+                        WriteError(new ProtoPNetException("IndexOutOfRange", ErrorKind.InvalidArgument,
+                            $"Dataset '{Dataset.Name}' has {Dataset.Count} items; index {i} does not exist.", i));
+                        continue;
+                    }
+                    Enqueue(ExplanationSource.FromDataset(Dataset, i), indices.Length);
+                }
+                break;
+            case LiteralPathSet:
+                foreach (var p in LiteralPath) Enqueue(new ExplanationSource(SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)), 0);
+                break;
+            default:
+                foreach (var p in Path)
+                {
+                    Collection<string>? resolved = null;
+                    try
+                    {
+                        resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(p, out _);
+                    }
+                    catch (ItemNotFoundException e)
+                    {
+                        WriteError(new ErrorRecord(e, "ImageNotFound", ErrorCategory.ObjectNotFound, p));
+                    }
+                    foreach (var r in resolved ?? []) Enqueue(new ExplanationSource(r), 0);
+                }
+                break;
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        Flush(0);
+        Run(() => explainer.Finish());
+        if (OutputDirectory is not null) WriteVerbose($"Scoring sheets: {System.IO.Path.Combine(ResolveNewPath(OutputDirectory), "index.html")}");
+    }
+
+    private void Enqueue(ExplanationSource source, int total)
+    {
+        pending.Add(source);
+        if (pending.Count >= BatchSize) Flush(total);
+    }
+
+    private void Flush(int total)
+    {
+        if (pending.Count == 0) return;
+        var results = Run(() => explainer.Explain(pending.ToArray(), Cancel));
+        pending.Clear();
+        foreach (var result in results)
+        {
+            if (result.Error is not null) WriteError(result.Error);
+            else foreach (var row in result.Rows) WriteObject(row);
+        }
+        explained += results.Count;
+        if (total > 0)
+            WriteProgress(new ProgressRecord(1, "Get-Explanation", $"{explained:N0} of {total:N0} images")
+            {
+                PercentComplete = Math.Clamp(100 * explained / total, 0, 100),
+                RecordType = explained >= total ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+            });
+    }
+}
