@@ -329,7 +329,7 @@ public class ExplanationTests
         string dir = Path.Combine(Path.GetTempPath(), $"sheets-{Guid.NewGuid():N}");
         try
         {
-            var explainer = new Explainer(model, new ExplanationOptions { Top = 3, OutputDirectory = dir, SheetRows = 2 });
+            var explainer = new Explainer(model, new ExplanationOptions { Top = 0, OutputDirectory = dir, SheetRows = 2 });
             var results = explainer.Explain([ExplanationSource.FromDataset(data, 0), ExplanationSource.FromDataset(data, 1)]);
             explainer.Finish();
             foreach (var r in results)
@@ -339,6 +339,9 @@ public class ExplanationTests
                 foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(html, "src=\"([^\"]+)\""))
                     Assert.True(File.Exists(Path.Combine(dir, Uri.UnescapeDataString(m.Groups[1].Value))), m.Groups[1].Value);
                 Assert.Contains("Runner-up", html);
+                // Two sections of SheetRows = 2 prototypes each, and a line for the other prototypes of each class.
+                Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(html, "-heat.png").Count);
+                Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(html, "the other 4 prototypes").Count);
             }
             Assert.True(File.Exists(Path.Combine(dir, "index.html")));
         }

@@ -24,8 +24,10 @@ public sealed record ExplanationOptions
     public string? OutputDirectory { get; init; }
     /// <summary>Where prototype source images that are items of a container file (IDX "file#n") can be loaded from.</summary>
     public ImageDataset? PushDataset { get; init; }
-    /// <summary>Prototypes shown per class on a scoring sheet.</summary>
+    /// <summary>Prototypes shown per class on a scoring sheet when <see cref="Top"/> is 0 (otherwise Top are shown).</summary>
     public int SheetRows { get; init; } = 10;
+
+    internal int RowsPerSheetSection => Top > 0 ? Top : SheetRows;
 }
 
 /// <summary>The outcome for one input image: its rows, or the error that kept it from being explained.</summary>
@@ -163,7 +165,7 @@ public sealed class Explainer
             if (sheets is not null)
             {
                 sheetPath = sheets.Write(new SheetImage(imageIndices[b], source.ImagePath, trueClass, images[b].Geometry,
-                    pixelValues.AsSpan(b * 3 * size * size, 3 * size * size).ToArray(), plan.Sections(this, passes, options.SheetRows)));
+                    pixelValues.AsSpan(b * 3 * size * size, 3 * size * size).ToArray(), plan.Sections(this, passes, options.RowsPerSheetSection)));
             }
             var rows = plan.Rows.Select((e, r) => ToRow(e, r + 1, plan, source.ImagePath, trueClass, imageIndices[b], images[b].Geometry, passes, sheetPath)).ToList();
             results[b] = new ImageExplanation(imageIndices[b], source.ImagePath, rows, null, sheetPath);
@@ -287,7 +289,7 @@ public sealed class Explainer
             {
                 foreach (var e in plans[b].Rows) if (e.Member == m) wanted.TryAdd(e, (b, false));
                 if (!keepMaps) continue;
-                foreach (var e in plans[b].Ranked.Take(options.SheetRows).Concat(plans[b].OtherRanked?.Take(options.SheetRows) ?? []))
+                foreach (var e in plans[b].Ranked.Take(options.RowsPerSheetSection).Concat(plans[b].OtherRanked?.Take(options.RowsPerSheetSection) ?? []))
                     if (e.Member == m) wanted[e] = (b, true);
             }
             foreach (var group in wanted.GroupBy(w => w.Value.Map))
