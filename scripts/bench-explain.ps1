@@ -58,15 +58,23 @@ function Add-Result([string] $case, [int] $images, [double] $seconds, [double] $
 $model = New-ProtoPNet -Backbone smallcnn -ClassCount 10 -PrototypesPerClass 10 -ImageSize 28 -Seed 1
 $data = New-RandomDataset $Count 28
 $null = Measure-PlainInference $model $data 256                        # warm-up
-$nTime = [math]::Min($Count, 2000)
-$plain = Measure-PlainInference $model $data $nTime
+$nTime = [math]::Min($Count, 1000)
+# The machine may be shared: alternate the cases three times and keep each one's best time.
+$best = @{ plain = [double]::MaxValue; rows = [double]::MaxValue; csv = [double]::MaxValue }
+$sw = [Diagnostics.Stopwatch]::new()
+foreach ($round in 1..3) {
+    $best.plain = [math]::Min($best.plain, (Measure-PlainInference $model $data $nTime))
+    $sw.Restart()
+    Get-Explanation -Dataset $data -Index (0..($nTime - 1)) -Model $model -Top $Top | Out-Null
+    $best.rows = [math]::Min($best.rows, $sw.Elapsed.TotalSeconds)
+    $sw.Restart()
+    Get-Explanation -Dataset $data -Index (0..($nTime - 1)) -Model $model -Top $Top | Export-Csv (Join-Path $work 'rows.csv')
+    $best.csv = [math]::Min($best.csv, $sw.Elapsed.TotalSeconds)
+}
+$plain = $best.plain
 Add-Result 'smallcnn 28: plain inference (logits only)' $nTime $plain 0
-$sw = [Diagnostics.Stopwatch]::StartNew()
-Get-Explanation -Dataset $data -Index (0..($nTime - 1)) -Model $model -Top $Top | Out-Null
-Add-Result "smallcnn 28: Get-Explanation -Top $Top | Out-Null" $nTime $sw.Elapsed.TotalSeconds $plain
-$sw.Restart()
-Get-Explanation -Dataset $data -Index (0..($nTime - 1)) -Model $model -Top $Top | Export-Csv (Join-Path $work 'rows.csv')
-Add-Result "smallcnn 28: Get-Explanation -Top $Top | Export-Csv" $nTime $sw.Elapsed.TotalSeconds $plain
+Add-Result "smallcnn 28: Get-Explanation -Top $Top | Out-Null" $nTime $best.rows $plain
+Add-Result "smallcnn 28: Get-Explanation -Top $Top | Export-Csv" $nTime $best.csv $plain
 
 # Files: decode + explain.
 $fileDir = Join-Path $work 'files'
@@ -106,11 +114,15 @@ if ([ProtoPNet.Model.Backbones.BackboneFactory]::Names -contains 'resnet18') {
     $big = New-ProtoPNet -Backbone resnet18 -ClassCount 10 -PrototypesPerClass 10 -ImageSize 224 -Seed 1
     $bigData = New-RandomDataset 64 224
     $null = Measure-PlainInference $big $bigData 32
-    $bigPlain = Measure-PlainInference $big $bigData 64
+    $bigPlain = [double]::MaxValue; $bigRows = [double]::MaxValue
+    foreach ($round in 1..2) {
+        $bigPlain = [math]::Min($bigPlain, (Measure-PlainInference $big $bigData 64))
+        $sw.Restart()
+        Get-Explanation -Dataset $bigData -Model $big -Top $Top | Out-Null
+        $bigRows = [math]::Min($bigRows, $sw.Elapsed.TotalSeconds)
+    }
     Add-Result 'resnet18 224: plain inference' 64 $bigPlain 0
-    $sw.Restart()
-    Get-Explanation -Dataset $bigData -Model $big -Top $Top | Out-Null
-    Add-Result "resnet18 224: Get-Explanation -Top $Top" 64 $sw.Elapsed.TotalSeconds $bigPlain
+    Add-Result "resnet18 224: Get-Explanation -Top $Top" 64 $bigRows $bigPlain
     $sw.Restart()
     Get-Explanation -Dataset $bigData -Index (0..15) -Model $big -Top $Top -OutputDirectory (Join-Path $work 'sheets224') | Out-Null
     Add-Result 'resnet18 224: with pictures' 16 $sw.Elapsed.TotalSeconds ($bigPlain / 4)

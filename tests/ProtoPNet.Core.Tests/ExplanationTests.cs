@@ -348,3 +348,25 @@ public class ExplanationTests
         finally { Directory.Delete(dir, true); }
     }
 }
+
+public class PercentileTests
+{
+    [Theory]
+    [InlineData(95.0)]
+    [InlineData(50.0)]
+    [InlineData(0.0)]
+    [InlineData(100.0)]
+    public void PercentileMatchesSortedLinearInterpolation(double percentile)
+    {
+        var rng = new Random(5);
+        foreach (int length in new[] { 1, 2, 7, 784, 1000 })
+        {
+            var values = Enumerable.Range(0, length).Select(_ => (float)Math.Round(rng.NextDouble() * 20) / 4).ToArray();   // with ties
+            var sorted = values.Order().ToArray();
+            double position = percentile / 100 * (length - 1);
+            int lo = (int)Math.Floor(position), hi = (int)Math.Ceiling(position);
+            double expected = sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo);
+            Assert.Equal(expected, ActivationRegion.PercentileInPlace(values, percentile), 5);
+        }
+    }
+}

@@ -54,46 +54,83 @@ public static class ActivationRegion
         var boxes = new PixelBox[n];
         upsampled = keepMaps ? new float[n][] : null;
         if (n == 0) return boxes;
-        // Chunks bound the memory of [chunk, size, size] at large input sizes.
-        int chunk = Math.Max(1, 4_000_000 / (size * size));
+        int pixels = size * size;
+        var scratch = new float[pixels];
+        // Chunks bound the memory of [chunk, size, size] at large input sizes. Upsampling is one torch call; the
+        // percentile (a selection) and the box (a scan) are cheaper in plain loops than as a chain of small torch ops.
+        int chunk = Math.Max(1, 4_000_000 / pixels);
         for (int start = 0; start < n; start += chunk)
         {
-            using var scope = NewDisposeScope();
             int count = Math.Min(chunk, n - start);
-            var maps = activations.narrow(0, start, count).to(ScalarType.Float32).unsqueeze(1);
-            var up = interpolate(maps, [size, size], mode: InterpolationMode.Bicubic, align_corners: false).view(count, size * size).cpu();
-            var threshold = PercentileOfRows(up, Percentile);                            // [count, 1]
-            var mask = up.ge(threshold).view(count, size, size);
-            var rows = mask.any(2).to(ScalarType.Float32);                               // [count, size]
-            var cols = mask.any(1).to(ScalarType.Float32);
-            var top = rows.argmax(1).data<long>().ToArray();
-            var bottom = rows.flip(1).argmax(1).data<long>().ToArray();
-            var left = cols.argmax(1).data<long>().ToArray();
-            var right = cols.flip(1).argmax(1).data<long>().ToArray();
+            float[] values;
+            using (var scope = NewDisposeScope())
+            {
+                var maps = activations.narrow(0, start, count).to(ScalarType.Float32).unsqueeze(1);
+                values = interpolate(maps, [size, size], mode: InterpolationMode.Bicubic, align_corners: false).cpu().data<float>().ToArray();
+            }
             for (int i = 0; i < count; i++)
             {
-                int y0 = (int)top[i], y1 = size - 1 - (int)bottom[i], x0 = (int)left[i], x1 = size - 1 - (int)right[i];
-                boxes[start + i] = new PixelBox(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
-            }
-            if (upsampled is not null)
-            {
-                var values = up.data<float>().ToArray();
-                for (int i = 0; i < count; i++) upsampled[start + i] = values.AsSpan(i * size * size, size * size).ToArray();
+                var map = values.AsSpan(i * pixels, pixels);
+                map.CopyTo(scratch);
+                float threshold = PercentileInPlace(scratch, Percentile);
+                boxes[start + i] = BoxAtOrAbove(map, size, threshold);
+                if (upsampled is not null) upsampled[start + i] = map.ToArray();
             }
         }
         return boxes;
     }
 
-    /// <summary>numpy.percentile with linear interpolation, per row of [n, N]: [n, 1].</summary>
-    private static Tensor PercentileOfRows(Tensor rows, double percentile)
+    /// <summary>numpy.percentile with linear interpolation; reorders <paramref name="values"/>.</summary>
+    public static float PercentileInPlace(float[] values, double percentile)
     {
-        long count = rows.shape[1];
-        double position = percentile / 100 * (count - 1);
-        long lower = (long)Math.Floor(position), upper = (long)Math.Ceiling(position);
-        var (low, _) = rows.kthvalue(lower + 1, 1, keepdim: true);
+        double position = percentile / 100 * (values.Length - 1);
+        int lower = (int)Math.Floor(position), upper = (int)Math.Ceiling(position);
+        float low = Select(values, lower);
         if (upper == lower) return low;
-        var (high, _) = rows.kthvalue(upper + 1, 1, keepdim: true);
-        return low + (high - low) * (position - lower);
+        // After selecting `lower`, everything above it is in values[lower+1..]: the next order statistic is their minimum.
+        float high = float.PositiveInfinity;
+        for (int i = lower + 1; i < values.Length; i++) high = Math.Min(high, values[i]);
+        return (float)(low + (high - low) * (position - lower));
+    }
+
+    /// <summary>The k-th smallest value (0-based), by quickselect; partitions the array around it.</summary>
+    private static float Select(float[] a, int k)
+    {
+        int left = 0, right = a.Length - 1;
+        while (left < right)
+        {
+            float pivot = a[(left + right) >>> 1];
+            int i = left, j = right;
+            while (i <= j)
+            {
+                while (a[i] < pivot) i++;
+                while (a[j] > pivot) j--;
+                if (i <= j) { (a[i], a[j]) = (a[j], a[i]); i++; j--; }
+            }
+            if (k <= j) right = j;
+            else if (k >= i) left = i;
+            else break;
+        }
+        return a[k];
+    }
+
+    /// <summary>The smallest box holding every pixel of the map at or above the threshold.</summary>
+    private static PixelBox BoxAtOrAbove(ReadOnlySpan<float> map, int size, float threshold)
+    {
+        int x0 = size, y0 = size, x1 = -1, y1 = -1;
+        for (int y = 0; y < size; y++)
+        {
+            var row = map.Slice(y * size, size);
+            for (int x = 0; x < size; x++)
+            {
+                if (row[x] < threshold) continue;
+                if (x < x0) x0 = x;
+                if (x > x1) x1 = x;
+                if (y < y0) y0 = y;
+                y1 = y;
+            }
+        }
+        return x1 < 0 ? new PixelBox(0, 0, size, size) : new PixelBox(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
     }
 
     /// <summary>
