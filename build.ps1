@@ -41,6 +41,10 @@ function Invoke-Build {
         dotnet publish (Join-Path $root 'src/ProtoPNet.PowerShell/ProtoPNet.PowerShell.csproj') -c $Configuration `
             -p:ProtoPNetTorchBackend=$backend -o $moduleBin --no-build --nologo -v quiet
     }
+    # Help next to the manifest (the module base): MAML for the cmdlets and the about_ProtoPNet topic.
+    dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'scripts/Build-Help.ps1') -ModuleManifest (Join-Path $root 'ProtoPNet.psd1') `
+        -HelpSource (Join-Path $root 'module/help') -Destination (Join-Path $root 'en-US')
+    if ($LASTEXITCODE -ne 0) { throw 'Building the help failed.' }
     Write-Host ("Module laid out in {0} ({1:n0} s). Import it with: Import-Module ./ProtoPNet.psd1" -f $moduleBin, $sw.Elapsed.TotalSeconds)
 }
 

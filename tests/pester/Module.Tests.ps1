@@ -23,3 +23,22 @@ Describe 'The module' {
         $text | Should -Match 'TrainableParameterCount\s*:\s*[\d,]+'
     }
 }
+
+Describe 'Help' {
+    It 'gives every exported cmdlet a synopsis and at least one example' {
+        foreach ($name in (Import-PowerShellDataFile $script:manifest).CmdletsToExport) {
+            $help = Get-Help $name -Full
+            $help.Synopsis | Should -Not -BeNullOrEmpty -Because "$name needs a synopsis"
+            $help.Synopsis | Should -Not -Match "^\s*$name\s*\[" -Because "$name's help must not be the bare syntax"
+            @($help.examples.example).Count | Should -BeGreaterThan 0 -Because "$name needs an example"
+        }
+    }
+
+    It 'shows examples with Get-Help -Examples' {
+        (Get-Help New-ProtoPNet -Examples | Out-String) | Should -Match 'New-ProtoPNet -Backbone resnet34 -ClassCount 200'
+    }
+
+    It 'has the about_ProtoPNet topic' {
+        (Get-Help about_ProtoPNet | Out-String) | Should -Match 'This Looks Like That'
+    }
+}
