@@ -95,3 +95,25 @@ Describe 'Get-Prototype' {
         (Get-Prototype $script:model -Class shoe).Index | Should -Be @(3, 4, 5)
     }
 }
+
+Describe 'Import-ProtoPNet -PyTorchStateDict' {
+    It 'reads a state dict written by PyTorch, inferring the architecture' {
+        $m = Import-ProtoPNet -PyTorchStateDict (Join-Path $PSScriptRoot '../golden/tiny-protopnet.pth') -ImageSize 28 -ClassName a, b, c
+        $m.Backbone | Should -Be 'smallcnn'
+        $m.PrototypeCount | Should -Be 6
+        $m.Architecture.PrototypeSize | Should -Be 2
+        (Get-Prototype $m).Class | Should -Be @('a', 'a', 'b', 'b', 'c', 'c')
+    }
+
+    It 'refuses a file that is not a PyTorch state dict (WeightsFileUnreadable)' {
+        $path = Join-Path $TestDrive 'notes.pth'
+        Set-Content $path 'not a pickle'
+        { Import-ProtoPNet -PyTorchStateDict $path -ErrorAction Stop } |
+            Should -Throw -ErrorId 'WeightsFileUnreadable,ProtoPNet.PowerShell.ImportProtoPNetCommand'
+    }
+
+    It 'refuses a wrong number of class names (ClassCountMismatch)' {
+        { Import-ProtoPNet -PyTorchStateDict (Join-Path $PSScriptRoot '../golden/tiny-protopnet.pth') -ImageSize 28 -ClassName a, b -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ClassCountMismatch,ProtoPNet.PowerShell.ImportProtoPNetCommand'
+    }
+}
