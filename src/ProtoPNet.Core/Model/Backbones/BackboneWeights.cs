@@ -90,7 +90,7 @@ public static partial class BackboneWeights
         return best;
     }
 
-    [GeneratedRegex(@"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")]
+    [GeneratedRegex(@"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")]
     private static partial Regex LegacyDenseLayerName();
 
     private static bool SameShape(Tensor a, Tensor b) =>
