@@ -5,6 +5,23 @@ public static class BackboneFactory
 {
     private static readonly Dictionary<string, Func<Backbone>> Builders = new(StringComparer.OrdinalIgnoreCase)
     {
+        ["vgg11"] = () => new Vgg(11, false),
+        ["vgg11_bn"] = () => new Vgg(11, true),
+        ["vgg13"] = () => new Vgg(13, false),
+        ["vgg13_bn"] = () => new Vgg(13, true),
+        ["vgg16"] = () => new Vgg(16, false),
+        ["vgg16_bn"] = () => new Vgg(16, true),
+        ["vgg19"] = () => new Vgg(19, false),
+        ["vgg19_bn"] = () => new Vgg(19, true),
+        ["resnet18"] = () => new ResNet(18),
+        ["resnet34"] = () => new ResNet(34),
+        ["resnet50"] = () => new ResNet(50),
+        ["resnet101"] = () => new ResNet(101),
+        ["resnet152"] = () => new ResNet(152),
+        ["densenet121"] = () => new DenseNet(121),
+        ["densenet161"] = () => new DenseNet(161),
+        ["densenet169"] = () => new DenseNet(169),
+        ["densenet201"] = () => new DenseNet(201),
         ["smallcnn"] = () => new SmallCnn(),
     };
 
