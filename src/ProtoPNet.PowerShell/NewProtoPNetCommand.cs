@@ -55,6 +55,8 @@ public sealed class NewProtoPNetCommand : ProtoPNetCmdlet
         var model = Run(() => ProtoPNetModel.Create(architecture, classes, PrototypesPerClass, Seed, Device));
         if (Name is not null) model.Name = Name;
         else model.Name = $"{model.Backbone}-protopnet";
+        if (string.Equals(model.Backbone, Model.Backbones.ImageNetResNet18.Name, StringComparison.OrdinalIgnoreCase))
+            model.History.Add(new HistoryEntry { Stage = "PretrainedBackbone", Note = "ImageNet ResNet-18 (CNTK export) from Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1" });
         if (weights is not null)
         {
             WeightLoadReport report;

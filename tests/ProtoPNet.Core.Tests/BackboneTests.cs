@@ -44,7 +44,7 @@ public class BackboneTests
     [MemberData(nameof(Torchvision))]
     public void BackboneHasTorchvisionsParametersAndNames(string name, long parameters, int entries, int channels, string[] someNames)
     {
-        using var backbone = BackboneFactory.Create(name);
+        using var backbone = BackboneFactory.Create(name, pretrained: false);
         var stateDict = backbone.state_dict();
         Assert.Equal(parameters, backbone.parameters().Sum(p => p.numel()));
         Assert.Equal(entries, stateDict.Count);
@@ -59,7 +59,7 @@ public class BackboneTests
     [MemberData(nameof(AllNames))]
     public void FeatureMapIsSevenBySevenAt224(string name)
     {
-        using var backbone = BackboneFactory.Create(name);
+        using var backbone = BackboneFactory.Create(name, pretrained: false);
         Assert.Equal(name == "smallcnn" ? 56 : 7, backbone.FeatureMapSize(224));
     }
 
@@ -71,7 +71,7 @@ public class BackboneTests
     [MemberData(nameof(AllNames))]
     public void ForwardGivesTheAnalyticFeatureMap(string name)
     {
-        using var backbone = BackboneFactory.Create(name);
+        using var backbone = BackboneFactory.Create(name, pretrained: false);
         backbone.eval();
         using var _ = no_grad();
         using var scope = NewDisposeScope();

@@ -50,7 +50,7 @@ public sealed class ProtoPNetModel : IDisposable
     /// <summary>A model of the given structure with explicit per-prototype classes; weights are then copied in by the caller.</summary>
     internal static ProtoPNetModel FromParts(ProtoPNetArchitecture architecture, IReadOnlyList<string> classNames, int[] prototypeClass, string? device = null)
     {
-        var backbone = BackboneFactory.Create(architecture.Backbone);
+        var backbone = BackboneFactory.Create(architecture.Backbone, pretrained: false);
         var arch = architecture with { Normalization = architecture.Normalization ?? backbone.DefaultNormalization };
         var network = new ProtoPNetNetwork(backbone, arch, prototypeClass, classNames.Count);
         var dev = Devices.Resolve(device);

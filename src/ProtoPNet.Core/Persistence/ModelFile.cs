@@ -113,7 +113,7 @@ public static class ModelFile
 
         try
         {
-            var backbone = BackboneFactory.Create(header.Architecture.Backbone);
+            var backbone = BackboneFactory.Create(header.Architecture.Backbone, pretrained: false);
             var network = new ProtoPNetNetwork(backbone, header.Architecture, header.PrototypeClass, header.ClassNames.Length);
             CopyState(network, tensors, path);
             var dev = Devices.Resolve(device);

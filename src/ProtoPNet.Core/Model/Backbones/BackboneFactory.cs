@@ -23,12 +23,22 @@ public static class BackboneFactory
         ["densenet169"] = () => new DenseNet(169),
         ["densenet201"] = () => new DenseNet(201),
         ["smallcnn"] = () => new SmallCnn(),
+        [ImageNetResNet18.Name] = ImageNetResNet18.CreatePretrained,
+    };
+
+    /// <summary>Backbones whose construction loads pretrained weights, and how to build them without.</summary>
+    private static readonly Dictionary<string, Func<Backbone>> Untrained = new(StringComparer.OrdinalIgnoreCase)
+    {
+        [ImageNetResNet18.Name] = ImageNetResNet18.CreateUntrained,
     };
 
     public static IReadOnlyCollection<string> Names => Builders.Keys;
 
-    public static Backbone Create(string name)
+    /// <param name="pretrained">For backbones that come with weights (resnet18-imagenet): load them. A model file
+    /// being loaded passes false, since it carries its own weights.</param>
+    public static Backbone Create(string name, bool pretrained = true)
     {
+        if (!pretrained && Untrained.TryGetValue(name, out var untrained)) return untrained();
         if (!Builders.TryGetValue(name, out var build))
             throw new ProtoPNetException("UnknownBackbone", ErrorKind.InvalidArgument,
                 $"Unknown backbone '{name}'. Known backbones: {string.Join(", ", Names)}.", name);

@@ -33,11 +33,20 @@ public sealed class ResNet : Backbone
     private int inPlanes = 64;
 
     /// <param name="depth">18, 34, 50, 101 or 152.</param>
-    public ResNet(int depth) : base($"resnet{depth}")
+    public ResNet(int depth) : this($"resnet{depth}", Configuration(depth))
     {
-        if (!Configurations.TryGetValue(depth, out var configuration))
-            throw new ArgumentOutOfRangeException(nameof(depth), depth, "ResNet depth must be 18, 34, 50, 101 or 152.");
+    }
+
+    private static (bool Bottleneck, int[] Blocks) Configuration(int depth) =>
+        Configurations.TryGetValue(depth, out var configuration)
+            ? configuration
+            : throw new ArgumentOutOfRangeException(nameof(depth), depth, "ResNet depth must be 18, 34, 50, 101 or 152.");
+
+    /// <summary>A ResNet of any block counts (the offline ImageNet ResNet-18 variant has basic blocks [2, 2, 2, 3]).</summary>
+    internal ResNet(string name, (bool Bottleneck, int[] Blocks) configuration, ImageNormalization? normalization = null) : base(name)
+    {
         var (bottleneck, blocks) = configuration;
+        defaultNormalization = normalization ?? ImageNormalization.ImageNet;
         conv1 = Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
         bn1 = BatchNorm2d(64);
         relu = ReLU(inplace: true);
@@ -78,6 +87,10 @@ public sealed class ResNet : Backbone
     }
 
     public override int OutChannels { get; }
+
+    private readonly ImageNormalization defaultNormalization;
+
+    public override ImageNormalization DefaultNormalization => defaultNormalization;
 
     public override int FeatureMapSize(int imageSize) => ConvGeometry.OutputSize(path, imageSize);
 
