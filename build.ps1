@@ -41,12 +41,27 @@ function Invoke-Build {
         dotnet publish (Join-Path $root 'src/ProtoPNet.PowerShell/ProtoPNet.PowerShell.csproj') -c $Configuration `
             -p:ProtoPNetTorchBackend=$backend -o $moduleBin --no-build --nologo -v quiet
     }
+    # The offline ImageNet ResNet-18: converted once from the NuGet package's ONNX file into bin/weights.
+    $weights = Join-Path $moduleBin 'weights/resnet18-imagenet.safetensors'
+    if (-not (Test-Path $weights)) {
+        $onnx = Join-Path (Get-NuGetCache) 'microsoft.ml.dnnimagefeaturizer.resnet18/0.23.1/tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx'
+        dotnet pwsh -NoProfile -NonInteractive -Command "Add-Type -Path '$(Join-Path $moduleBin 'ProtoPNet.Core.dll')'; `$s = [ProtoPNet.Model.Backbones.ImageNetResNet18]::Convert('$onnx', '$weights'); 'Converted the ImageNet ResNet-18 ONNX weights in {0:n1} s.' -f `$s"
+        if ($LASTEXITCODE -ne 0) { throw 'Converting the ImageNet ResNet-18 weights failed.' }
+    }
+
+    # Help next to the manifest (the module base): MAML for the cmdlets and the about_ProtoPNet topic.
+    dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'scripts/Build-Help.ps1') -ModuleManifest (Join-Path $root 'ProtoPNet.psd1') `
+        -HelpSource (Join-Path $root 'module/help') -Destination (Join-Path $root 'en-US')
+    if ($LASTEXITCODE -ne 0) { throw 'Building the help failed.' }
     Write-Host ("Module laid out in {0} ({1:n0} s). Import it with: Import-Module ./ProtoPNet.psd1" -f $moduleBin, $sw.Elapsed.TotalSeconds)
 }
 
+function Get-NuGetCache {
+    ((dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', '').Trim()
+}
+
 function Get-PesterManifest {
-    $cache = (dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
-    $manifest = Join-Path $cache.Trim() 'pester/6.2.0/tools/Pester.psd1'
+    $manifest = Join-Path (Get-NuGetCache) 'pester/6.2.0/tools/Pester.psd1'
     if (-not (Test-Path $manifest)) { throw "Pester 6.2.0 is not in the NuGet cache ($manifest); 'dotnet restore' of the test project downloads it." }
     $manifest
 }

@@ -1,5 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Management.Automation;
+using ProtoPNet.Data;
 using ProtoPNet.Model;
 using ProtoPNet.Persistence;
 
@@ -11,6 +12,7 @@ public sealed class ImportProtoPNetCommand : ProtoPNetCmdlet
 {
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
+    private const string PyTorchSet = "PyTorch";
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = PathSet)]
     [SupportsWildcards]
@@ -20,10 +22,33 @@ public sealed class ImportProtoPNetCommand : ProtoPNetCmdlet
     [Alias("PSPath", "LP")]
     public string[] LiteralPath { get; set; } = [];
 
+    /// <summary>A state dict saved by the authors' PyTorch code (see the README for the two lines that make one).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PyTorchSet)]
+    public string PyTorchStateDict { get; set; } = "";
+
+    [Parameter(ParameterSetName = PyTorchSet)]
+    [ArgumentCompleter(typeof(BackboneCompleter))]
+    public string? Backbone { get; set; }
+
+    [Parameter(ParameterSetName = PyTorchSet)] [ValidateRange(8, 4096)] public int ImageSize { get; set; } = 224;
+    [Parameter(ParameterSetName = PyTorchSet)] public string[]? ClassName { get; set; }
+    [Parameter(ParameterSetName = PyTorchSet)] public SimilarityKind Similarity { get; set; } = SimilarityKind.Log;
+
+    /// <summary>The authors' push records (bb*.npy) to attach as prototype provenance.</summary>
+    [Parameter(ParameterSetName = PyTorchSet)] public string? PushRecords { get; set; }
+
+    /// <summary>The push dataset those records index into (same folder, same order), to name source images.</summary>
+    [Parameter(ParameterSetName = PyTorchSet)] public ImageDataset? PushDataset { get; set; }
+
     [Parameter] public string Device { get; set; } = "cpu";
 
     protected override void ProcessRecord()
     {
+        if (ParameterSetName == PyTorchSet)
+        {
+            ImportPyTorch();
+            return;
+        }
         foreach (string path in ResolvePaths())
         {
             try
@@ -35,6 +60,23 @@ public sealed class ImportProtoPNetCommand : ProtoPNetCmdlet
                 WriteError(e);
             }
         }
+    }
+
+    private void ImportPyTorch()
+    {
+        string path = ResolveExistingFile(PyTorchStateDict);
+        string? records = PushRecords is null ? null : ResolveExistingFile(PushRecords);
+        var model = Run(() => PyTorchStateDictImport.Load(path, new PyTorchImportOptions
+        {
+            Backbone = Backbone?.ToLowerInvariant(), ImageSize = ImageSize, Similarity = Similarity, ClassNames = ClassName,
+        }));
+        if (records is not null)
+        {
+            int attached = Run(() => AuthorsPushRecords.Attach(model, records, PushDataset));
+            WriteVerbose($"Attached push provenance to {attached} of {model.PrototypeCount} prototypes.");
+        }
+        if (Device != "cpu") Run(() => model.MoveTo(Device));
+        WriteObject(model);
     }
 
     private IEnumerable<string> ResolvePaths()

@@ -55,11 +55,24 @@ public sealed class NewProtoPNetCommand : ProtoPNetCmdlet
         var model = Run(() => ProtoPNetModel.Create(architecture, classes, PrototypesPerClass, Seed, Device));
         if (Name is not null) model.Name = Name;
         else model.Name = $"{model.Backbone}-protopnet";
+        if (string.Equals(model.Backbone, Model.Backbones.ImageNetResNet18.Name, StringComparison.OrdinalIgnoreCase))
+            model.History.Add(new HistoryEntry { Stage = "PretrainedBackbone", Note = "ImageNet ResNet-18 (CNTK export) from Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1" });
         if (weights is not null)
         {
-            var report = Run(() => BackboneWeights.Load(model.Network.Backbone, weights));
-            foreach (var name in report.Unexpected) WriteWarning($"Weights file parameter '{name}' is not used by the {model.Backbone} backbone.");
-            foreach (var name in report.Missing) WriteWarning($"Backbone parameter '{name}' is not in the weights file; it keeps its random initialization.");
+            WeightLoadReport report;
+            try
+            {
+                report = Run(() => BackboneWeights.Load(model.Network.Backbone, weights));
+            }
+            catch
+            {
+                model.Dispose();   // a refused weights file leaves no half-built model holding native memory
+                throw;
+            }
+            // A classifier head (fc.*, classifier.*) is expected in an ImageNet file: one line, not one warning per tensor.
+            if (report.Unexpected.Count > 0)
+                WriteVerbose($"{report.Unexpected.Count} tensor(s) of the weights file are not part of the {model.Backbone} backbone and were ignored: " +
+                             string.Join(", ", report.Unexpected));
             WriteVerbose($"Loaded {report.Loaded.Count} backbone tensors from '{weights}'.");
             model.History.Add(new HistoryEntry { Stage = "BackboneWeights", Note = Path.GetFileName(weights) });
         }

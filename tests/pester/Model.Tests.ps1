@@ -21,3 +21,19 @@ Describe 'New-ProtoPNet' {
             Should -Throw -ErrorId 'CudaNotAvailable,ProtoPNet.PowerShell.NewProtoPNetCommand'
     }
 }
+
+Describe 'The offline ImageNet backbone' {
+    It 'builds resnet18-imagenet with its weights and Caffe-style input normalization' {
+        $m = New-ProtoPNet -Backbone resnet18-imagenet -ClassCount 2 -ImageSize 64 -PrototypesPerClass 1
+        $m.Architecture.Normalization.Bgr | Should -BeTrue
+        $m.Architecture.Normalization.Scale | Should -Be 255
+        # The backbone's weights are exactly the converted ImageNet ones the build laid out.
+        $file = Join-Path $PSScriptRoot '../../bin/weights/resnet18-imagenet.safetensors'
+        $converted = [TorchSharp.PyBridge.Safetensors]::LoadStateDict($file, $null)
+        $state = $m.Network.Backbone.state_dict()
+        foreach ($name in 'conv1.weight', 'layer4.2.conv2.weight', 'layer4.2.bn2.running_var') {
+            $state[$name].allclose($converted[$name], 0, 0, $false) | Should -BeTrue -Because $name
+        }
+        $m.History[0].Stage | Should -Be 'PretrainedBackbone'
+    }
+}

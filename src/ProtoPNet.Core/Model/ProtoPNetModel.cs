@@ -47,6 +47,17 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
         return new ProtoPNetModel(arch, classNames, classes, network, dev);
     }
 
+    /// <summary>A model of the given structure with explicit per-prototype classes; weights are then copied in by the caller.</summary>
+    internal static ProtoPNetModel FromParts(ProtoPNetArchitecture architecture, IReadOnlyList<string> classNames, int[] prototypeClass, string? device = null)
+    {
+        var backbone = BackboneFactory.Create(architecture.Backbone, pretrained: false);
+        var arch = architecture with { Normalization = architecture.Normalization ?? backbone.DefaultNormalization };
+        var network = new ProtoPNetNetwork(backbone, arch, prototypeClass, classNames.Count);
+        var dev = Devices.Resolve(device);
+        network.to(dev);
+        return new ProtoPNetModel(arch, classNames, prototypeClass, network, dev);
+    }
+
     private static void Validate(ProtoPNetArchitecture a, IReadOnlyList<string> classNames, int prototypesPerClass)
     {
         if (classNames.Count < 1)

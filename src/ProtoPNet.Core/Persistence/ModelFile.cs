@@ -38,6 +38,7 @@ public static class ModelFile
         WriteIndented = false,
         Converters = { new JsonStringEnumConverter() },
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     private sealed record Header
@@ -230,7 +231,7 @@ public static class ModelFile
 
         try
         {
-            var backbone = BackboneFactory.Create(header.Architecture.Backbone);
+            var backbone = BackboneFactory.Create(header.Architecture.Backbone, pretrained: false);
             var network = new ProtoPNetNetwork(backbone, header.Architecture, header.PrototypeClass, header.ClassNames.Length);
             CopyState(network, tensors, path);
             var dev = Devices.Resolve(device);

@@ -1,0 +1,146 @@
+using ProtoPNet.Model;
+using ProtoPNet.Model.Backbones;
+using TorchSharp;
+using TorchSharp.Modules;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Tests;
+
+public class BackboneTests
+{
+    /// <summary>
+    /// Per backbone, from torchvision: its published parameter count minus the classifier head it drops, the number of
+    /// state-dict entries without the head (parameters and BatchNorm buffers, num_batches_tracked included), the
+    /// feature channels, and a few names its ImageNet files carry.
+    /// </summary>
+    public static TheoryData<string, long, int, int, string[]> Torchvision => new()
+    {
+        // VGG head: Linear(25088→4096), Linear(4096→4096), Linear(4096→1000) = 123,642,856 parameters, 6 entries.
+        { "vgg11", 132_863_336 - VggHead, 16, 512, ["features.0.weight", "features.18.bias"] },
+        { "vgg11_bn", 132_868_840 - VggHead, 56, 512, ["features.1.running_var", "features.25.weight"] },
+        { "vgg13", 133_047_848 - VggHead, 20, 512, ["features.2.weight", "features.22.bias"] },
+        { "vgg13_bn", 133_053_736 - VggHead, 70, 512, ["features.32.num_batches_tracked"] },
+        { "vgg16", 138_357_544 - VggHead, 26, 512, ["features.28.weight"] },
+        { "vgg16_bn", 138_365_992 - VggHead, 91, 512, ["features.40.weight", "features.41.running_mean"] },
+        { "vgg19", 143_667_240 - VggHead, 32, 512, ["features.34.weight"] },
+        { "vgg19_bn", 143_678_248 - VggHead, 112, 512, ["features.49.weight", "features.50.bias"] },
+        // ResNet head: fc = Linear(512·expansion → 1000).
+        { "resnet18", 11_689_512 - 513_000, 120, 512, ["conv1.weight", "bn1.num_batches_tracked", "layer2.0.downsample.0.weight", "layer4.1.bn2.bias"] },
+        { "resnet34", 21_797_672 - 513_000, 216, 512, ["layer3.5.conv2.weight", "layer4.0.downsample.1.running_var"] },
+        { "resnet50", 25_557_032 - 2_049_000, 318, 2048, ["layer1.0.downsample.0.weight", "layer4.2.bn3.weight"] },
+        { "resnet101", 44_549_160 - 2_049_000, 624, 2048, ["layer3.22.conv3.weight"] },
+        { "resnet152", 60_192_808 - 2_049_000, 930, 2048, ["layer2.7.bn1.running_mean", "layer3.35.conv2.weight"] },
+        // DenseNet head: classifier = Linear(C → 1000).
+        { "densenet121", 7_978_856 - 1_025_000, 725, 1024, ["features.conv0.weight", "features.denseblock1.denselayer1.norm1.weight", "features.transition3.conv.weight", "features.denseblock4.denselayer16.conv2.weight", "features.norm5.running_var"] },
+        { "densenet161", 28_681_000 - 2_209_000, 965, 2208, ["features.denseblock3.denselayer36.norm2.bias"] },
+        { "densenet169", 14_149_480 - 1_665_000, 1013, 1664, ["features.denseblock4.denselayer32.conv1.weight"] },
+        { "densenet201", 20_013_928 - 1_921_000, 1205, 1920, ["features.denseblock3.denselayer48.conv2.weight", "features.transition2.norm.weight"] },
+    };
+
+    private const long VggHead = 123_642_856;
+
+    [Theory]
+    [MemberData(nameof(Torchvision))]
+    public void BackboneHasTorchvisionsParametersAndNames(string name, long parameters, int entries, int channels, string[] someNames)
+    {
+        using var backbone = BackboneFactory.Create(name, pretrained: false);
+        var stateDict = backbone.state_dict();
+        Assert.Equal(parameters, backbone.parameters().Sum(p => p.numel()));
+        Assert.Equal(entries, stateDict.Count);
+        Assert.Equal(channels, backbone.OutChannels);
+        foreach (var key in someNames) Assert.Contains(key, stateDict.Keys);
+        Assert.Equal(name, backbone.Kind);
+    }
+
+    public static TheoryData<string> AllNames => new(BackboneFactory.Names);
+
+    [Theory]
+    [MemberData(nameof(AllNames))]
+    public void FeatureMapIsSevenBySevenAt224(string name)
+    {
+        using var backbone = BackboneFactory.Create(name, pretrained: false);
+        Assert.Equal(name == "smallcnn" ? 56 : 7, backbone.FeatureMapSize(224));
+    }
+
+    /// <summary>
+    /// The real forward pass agrees with the analytic size. 97 is odd at every stage, so a floor taken where the network
+    /// takes a ceiling (ResNet's strided convolutions vs. VGG's and DenseNet's poolings) would show.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(AllNames))]
+    public void ForwardGivesTheAnalyticFeatureMap(string name)
+    {
+        using var backbone = BackboneFactory.Create(name, pretrained: false);
+        backbone.eval();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        int side = 97;
+        var output = backbone.forward(rand(1, 3, side, side));
+        int expected = backbone.FeatureMapSize(side);
+        Assert.Equal(new long[] { 1, backbone.OutChannels, expected, expected }, output.shape);
+        int vggAndDenseNet = 97 / 2 / 2 / 2 / 2 / 2;   // 3: five halvings, each rounding down
+        if (name.StartsWith("resnet")) Assert.Equal(4, expected);   // 49, 25, 13, 7, 4: strided convs round up
+        else if (name != "smallcnn") Assert.Equal(vggAndDenseNet, expected);
+    }
+
+    [Fact]
+    public void ReceptiveFieldsMatchPublishedValues()
+    {
+        // VGG-16 pool5: 212 pixels, stride 32, cell 0 centred on pixel 15.5 (Araujo et al., Distill 2019).
+        using (var vgg = BackboneFactory.Create("vgg16")) Assert.Equal(new ReceptiveField(212, 32, 15.5), vgg.ReceptiveField);
+        // torchvision ResNet (stride on the 3×3 conv): 435 for resnet18, 427 for resnet50; symmetric padding centres cell 0 on pixel 0.
+        using (var r18 = BackboneFactory.Create("resnet18")) Assert.Equal(new ReceptiveField(435, 32, 0), r18.ReceptiveField);
+        using (var r50 = BackboneFactory.Create("resnet50")) Assert.Equal(new ReceptiveField(427, 32, 0), r50.ReceptiveField);
+        // The small CNN's hand-derived field (SmallCnn.cs) agrees with the general computation over its layers.
+        var smallCnnPath = new ConvStep[] { new(3, 1, 1), new(3, 1, 1), new(2, 2), new(3, 1, 1), new(3, 1, 1), new(2, 2) };
+        using (var small = BackboneFactory.Create("smallcnn")) Assert.Equal(ConvGeometry.ReceptiveField(smallCnnPath), small.ReceptiveField);
+        // DenseNet-121: conv0, pool0, 58 dense layers (one 3×3 each), three 2×2 average pools: the field exceeds the image.
+        using var dense = BackboneFactory.Create("densenet121");
+        Assert.Equal(32, dense.ReceptiveField.Stride);
+        Assert.True(dense.ReceptiveField.Size > 224);
+    }
+
+    [Fact]
+    public void ConvolutionsAreKaimingInitializedAndBatchNormIsIdentity()
+    {
+        torch.manual_seed(3);
+        using var backbone = BackboneFactory.Create("resnet34");
+        var sd = backbone.state_dict();
+        // fan-out Kaiming normal: std = sqrt(2 / (out_channels · k · k)); layer4 3×3 convs: sqrt(2 / (512·9)).
+        var weight = sd["layer4.1.conv2.weight"];
+        double std = weight.std().item<float>();
+        Assert.InRange(std, 0.95 * Math.Sqrt(2.0 / (512 * 9)), 1.05 * Math.Sqrt(2.0 / (512 * 9)));
+        Assert.True(sd["layer4.1.bn2.weight"].eq(1).all().item<bool>());
+        Assert.True(sd["layer4.1.bn2.bias"].eq(0).all().item<bool>());
+    }
+
+    /// <summary>DESIGN §3: while C > D, out = max(D, C/2), Conv(C→out), ReLU, Conv(out→out), ReLU or (last) Sigmoid.</summary>
+    [Theory]
+    [InlineData(512, "512→256 ReLU 256→256 ReLU 256→128 ReLU 128→128 Sigmoid")]
+    [InlineData(1024, "1024→512 ReLU 512→512 ReLU 512→256 ReLU 256→256 ReLU 256→128 ReLU 128→128 Sigmoid")]
+    [InlineData(2048, "2048→1024 ReLU 1024→1024 ReLU 1024→512 ReLU 512→512 ReLU 512→256 ReLU 256→256 ReLU 256→128 ReLU 128→128 Sigmoid")]
+    public void BottleneckAddOnHalvesChannelsDownToPrototypeDepth(int inChannels, string expected)
+    {
+        using var addOn = AddOnLayers.Create(AddOnKind.Bottleneck, inChannels, 128);
+        var layers = addOn.named_children().Select(c => c.module switch
+        {
+            Conv2d conv => $"{conv.weight!.shape[1]}→{conv.weight.shape[0]}",
+            ReLU => "ReLU",
+            Sigmoid => "Sigmoid",
+            var other => other.GetType().Name,
+        });
+        Assert.Equal(expected, string.Join(" ", layers));
+        Assert.All(addOn.named_children().Select(c => c.module).OfType<Conv2d>(), c => Assert.Equal(new long[] { 1, 1 }, c.weight!.shape[2..]));
+    }
+
+    [Fact]
+    public void Vgg19RegularModelHasTheAuthorsParameterCount()
+    {
+        var architecture = new ProtoPNetArchitecture { Backbone = "vgg19", AddOn = AddOnKind.Regular };
+        using var model = ProtoPNetModel.Create(architecture, Enumerable.Range(0, 200).Select(i => $"c{i}").ToArray(), seed: 1);
+        // 20,024,384 conv + 82,176 add-on + 256,000 prototypes + 400,000 last layer.
+        Assert.Equal(20_762_560, model.TrainableParameterCount);
+        Assert.Equal(20_024_384, model.Network.Backbone.parameters().Sum(p => p.numel()));
+    }
+}
