@@ -26,9 +26,12 @@ namespace ProtoPNet.Persistence;
 /// </summary>
 public static class ModelFile
 {
-    public const int FormatVersion = 1;
+    /// <summary>The newest format this module reads and writes (2: ensembles).</summary>
+    public const int FormatVersion = 2;
+    /// <summary>Single models are written as version 1, which they still are byte for byte, so older modules keep reading them.</summary>
+    public const int ModelFormatVersion = 1;
     public const int EnsembleFormatVersion = 2;
-    private const int NewestReadableVersion = EnsembleFormatVersion;
+    private const int NewestReadableVersion = FormatVersion;
     private static readonly byte[] Magic = "PTPNMODL"u8.ToArray();
     private const int PrefixLength = 8 + 4 + 8;
     private const int ChecksumLength = 32;
@@ -54,7 +57,7 @@ public static class ModelFile
     }
 
     public static void Save(ProtoPNetModel model, string path, CancellationToken cancel = default) =>
-        WriteFile(path, FormatVersion, ModelPayload(model), cancel);
+        WriteFile(path, ModelFormatVersion, ModelPayload(model), cancel);
 
     /// <summary>Saves an ensemble and all its members in one file (format version 2).</summary>
     public static void Save(ProtoPNetEnsemble ensemble, string path, CancellationToken cancel = default)
