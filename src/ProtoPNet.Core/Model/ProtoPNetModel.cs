@@ -114,7 +114,8 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
             {
                 using var scope = torch.NewDisposeScope();
                 using var output = Network.forward(normalizedImages.to(Device));
-                return output.Logits.cpu().MoveToOuterDisposeScope();
+                // detach() gives a handle of its own, so disposing the output below does not free the returned logits.
+                return output.Logits.detach().cpu().MoveToOuterDisposeScope();
             }
             finally
             {
