@@ -115,6 +115,7 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
     protected override void EndProcessing()
     {
         Flush(0);
+        if (running is not null) WriteResults(Finish(ref running), 0);
         Run(() => explainer.Finish());
         if (OutputDirectory is not null) WriteVerbose($"Scoring sheets: {System.IO.Path.Combine(ResolveNewPath(OutputDirectory), "index.html")}");
     }
@@ -125,11 +126,29 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
         if (pending.Count >= BatchSize) Flush(total);
     }
 
+    // One batch is explained on a worker thread while the pipeline thread writes the previous batch's rows
+    // downstream (Export-Csv and friends), so the two overlap. Batches still run one at a time, in order.
+    private Task<IReadOnlyList<ImageExplanation>>? running;
+
     private void Flush(int total)
     {
         if (pending.Count == 0) return;
-        var results = Run(() => explainer.Explain(pending.ToArray(), Cancel));
+        var batch = pending.ToArray();
         pending.Clear();
+        var previous = running is null ? null : Finish(ref running);
+        running = Task.Run(() => explainer.Explain(batch, Cancel));
+        if (previous is not null) WriteResults(previous, total);
+    }
+
+    private IReadOnlyList<ImageExplanation> Finish(ref Task<IReadOnlyList<ImageExplanation>>? task)
+    {
+        var t = task!;
+        task = null;
+        return Run(() => t.GetAwaiter().GetResult());
+    }
+
+    private void WriteResults(IReadOnlyList<ImageExplanation> results, int total)
+    {
         foreach (var result in results)
         {
             if (result.Error is not null) WriteError(result.Error);
