@@ -14,6 +14,7 @@
 [CmdletBinding()]
 param(
     [ValidateRange(1, 100)] [int] $Repetitions = 5,
+    [ValidateRange(0, 600)] [double] $MinimumSeconds = 3,
     [string] $Device = 'cpu'
 )
 $ErrorActionPreference = 'Stop'
@@ -27,7 +28,7 @@ $cases = @(
 $rows = foreach ($case in $cases) {
     $model = New-ProtoPNet -Backbone $case.Backbone -ClassCount $case.Classes -ImageSize $case.ImageSize -Device $Device -Seed 1
     try {
-        $t = [ProtoPNet.Model.ForwardBenchmark]::Run($model, $case.Batch, $Repetitions)
+        $t = [ProtoPNet.Model.ForwardBenchmark]::Run($model, $case.Batch, $Repetitions, $MinimumSeconds)
         [pscustomobject]@{
             Backbone          = $t.Backbone
             Input             = '{0}×{0}' -f $t.ImageSize

@@ -19,7 +19,8 @@ public sealed record ForwardTiming(string Backbone, int ImageSize, int BatchSize
 /// </summary>
 public static class ForwardBenchmark
 {
-    public static ForwardTiming Run(ProtoPNetModel model, int batchSize, int repetitions = 5)
+    /// <param name="repetitions">Least number of timed rounds; more are run until <paramref name="minimumSeconds"/> have passed (at most 200).</param>
+    public static ForwardTiming Run(ProtoPNetModel model, int batchSize, int repetitions = 5, double minimumSeconds = 3)
     {
         if (batchSize < 1 || repetitions < 1) throw new ArgumentOutOfRangeException(nameof(batchSize));
         var network = model.Network;
@@ -30,8 +31,9 @@ public static class ForwardBenchmark
         var backbone = new List<double>();
         var whole = new List<double>();
         var head = new List<double>();
-        for (int i = 0; i <= repetitions; i++)   // the first round warms up and is not counted
-        {
+        var elapsed = Stopwatch.StartNew();
+        for (int i = 0; i <= repetitions || (elapsed.Elapsed.TotalSeconds < minimumSeconds && i <= 200); i++)
+        {   // the first round warms up and is not counted
             double b = Time(() => network.Backbone.forward(input).Dispose());
             double w = Time(() => network.forward(input).Dispose());
             double h = Time(() => network.ForwardFromBackboneFeatures(features).Dispose());

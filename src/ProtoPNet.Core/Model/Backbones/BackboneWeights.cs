@@ -29,7 +29,7 @@ public static partial class BackboneWeights
         try
         {
             var target = backbone.state_dict();
-            var (prefix, renamed) = MatchNames(file.Keys, target);
+            var renamed = MatchNames(file.Keys, target);
 
             // BatchNorm's batch counter is absent from torchvision's older files; PyTorch then leaves it at 0, as we do.
             var missing = target.Keys.Where(k => !renamed.ContainsKey(k) && !k.EndsWith(".num_batches_tracked", StringComparison.Ordinal)).ToList();
@@ -73,10 +73,10 @@ public static partial class BackboneWeights
     /// Backbone name → file name. Picks the prefix under which most names match, and maps DenseNet's old layer
     /// names (<c>norm.1</c>, <c>conv.2</c>, as in torchvision's own DenseNet files) onto the current ones, as torchvision does.
     /// </summary>
-    private static (string Prefix, Dictionary<string, string> Renamed) MatchNames(IEnumerable<string> fileNames, Dictionary<string, Tensor> target)
+    private static Dictionary<string, string> MatchNames(IEnumerable<string> fileNames, Dictionary<string, Tensor> target)
     {
         var names = fileNames.ToList();
-        (string, Dictionary<string, string>) best = ("", new());
+        var best = new Dictionary<string, string>();
         foreach (var prefix in Prefixes)
         {
             var map = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -85,7 +85,7 @@ public static partial class BackboneWeights
                 var name = LegacyDenseLayerName().Replace(fileName[prefix.Length..], "$1$2");
                 if (target.ContainsKey(name)) map.TryAdd(name, fileName);
             }
-            if (map.Count > best.Item2.Count) best = (prefix, map);
+            if (map.Count > best.Count) best = map;
         }
         return best;
     }
