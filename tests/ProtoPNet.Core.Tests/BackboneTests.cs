@@ -143,6 +143,15 @@ public class BackboneTests
     }
 
     [Fact]
+    public void APrototypePatchSeesItsCellsFieldsTogether()
+    {
+        var architecture = new ProtoPNetArchitecture { Backbone = "smallcnn", ImageSize = 28, PrototypeSize = 2 };
+        using var model = ProtoPNetModel.Create(architecture, ["a", "b"], prototypesPerClass: 1);
+        // Cells 0 and 1 see pixels [-6, 9] and [-2, 13] (16 wide, stride 4, centres 1.5 and 5.5): together [-6, 13].
+        Assert.Equal(new ReceptiveField(20, 4, 3.5), model.PatchReceptiveField);
+    }
+
+    [Fact]
     public void ConvolutionsAreKaimingInitializedAndBatchNormIsIdentity()
     {
         torch.manual_seed(3);
