@@ -59,7 +59,8 @@ public static class MatFile
     {
         if (bytes.Length < 128)
             throw new ProtoPNetException("MatFileInvalid", ErrorKind.InvalidData, $"'{path}' is too short to be a MAT-file.", path);
-        if (Encoding.ASCII.GetString(bytes, 0, 8) == "\x89HDF\r\n\x1a\n" || Encoding.ASCII.GetString(bytes, 512, Math.Min(8, bytes.Length - 512)).StartsWith("\x89HDF"))
+        bool hdf5 = bytes.Length >= 520 && bytes[512] == 0x89 && bytes[513] == (byte)'H' && bytes[514] == (byte)'D' && bytes[515] == (byte)'F';
+        if (hdf5 || Encoding.ASCII.GetString(bytes, 0, 20).StartsWith("MATLAB 7.3", StringComparison.Ordinal))
             throw new ProtoPNetException("MatFileVersionUnsupported", ErrorKind.InvalidData, $"'{path}' is a v7.3 (HDF5) MAT-file; save it with -v7.", path);
         bool bigEndian = bytes[126] == (byte)'M' && bytes[127] == (byte)'I';
         if (!bigEndian && !(bytes[126] == (byte)'I' && bytes[127] == (byte)'M'))
@@ -103,7 +104,9 @@ public static class MatFile
                 return ((int)(first & 0xFFFF), (int)(first >> 16), at + 4, at + 8);
             int size = checked((int)U32(at + 4));
             if (at + 8 + (long)size > data.Length) throw new EndOfStreamException($"element at {at} runs past the end of the data");
-            return ((int)first, size, at + 8, at + 8 + ((size + 7) & ~7));
+            // Compressed elements are not padded; everything else is padded to 8 bytes.
+            int next = first == MiCompressed ? at + 8 + size : at + 8 + ((size + 7) & ~7);
+            return ((int)first, size, at + 8, next);
         }
 
         public MatValue Matrix(int start, int size)
