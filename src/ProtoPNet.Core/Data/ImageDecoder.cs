@@ -23,7 +23,8 @@ public sealed record ImageProbe(string Path, string Format, int Width, int Heigh
 /// <remarks>
 /// Error ids: ImageNotFound, EmptyImageFile (zero bytes), UnsupportedImageFormat (not one of the five formats,
 /// e.g. a text file named .jpg), ImageTooLarge (the header declares more than <see cref="MaxPixels"/>),
-/// ImageDecodeFailed (the header was readable but the pixels were not: truncated or corrupt data).
+/// ImageDecodeFailed (the header was readable but the pixels were not: truncated or corrupt data; a JPEG cut short,
+/// which ImageSharp would fill with grey, is recognized by its missing end-of-image marker).
 /// Pixel formats: ImageSharp converts grayscale, palette, alpha (dropped, not composited), 16-bit and CMYK/YCCK JPEG
 /// to Rgb24 on load. Width and height in geometry are those of the image as displayed, after EXIF orientation.
 /// </remarks>
@@ -149,6 +150,10 @@ public static class ImageDecoder
     public static Image<Rgb24> DecodeRgb(string path, Rectangle? crop, out ImageGeometry applied)
     {
         var (probe, bytes) = ProbeCore(path, null);
+        // ImageSharp fills the missing part of a cut-off JPEG with grey instead of failing: refuse it here.
+        if (probe.Format == "JPEG" && IsTruncatedJpeg(bytes))
+            throw new ProtoPNetException("ImageDecodeFailed", ErrorKind.InvalidData,
+                $"Cannot decode image '{path}': the JPEG is truncated (no end-of-image marker after its last scan).", path);
         Image<Rgb24> image;
         try
         {
@@ -175,6 +180,18 @@ public static class ImageDecoder
             image.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// True when no end-of-image marker (FF D9) follows the last start-of-scan marker (FF DA). Inside entropy-coded data
+    /// every FF byte is stuffed (FF 00), so neither marker can appear there by accident; an EXIF thumbnail's markers come
+    /// before the main scan and do not count.
+    /// </summary>
+    public static bool IsTruncatedJpeg(ReadOnlySpan<byte> bytes)
+    {
+        int lastScan = bytes.LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xDA]);
+        int lastEnd = bytes.LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]);
+        return lastScan < 0 || lastEnd < lastScan;
     }
 
     /// <summary>Decodes a file to RGB, cropped to <paramref name="crop"/> when given.</summary>
