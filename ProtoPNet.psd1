@@ -12,6 +12,9 @@
         'Export-ProtoPNet'
         'Import-ProtoPNet'
         'Get-Prototype'
+        'Import-ProtoPNetDataset'
+        'Split-ProtoPNetDataset'
+        'Expand-ProtoPNetDataset'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
