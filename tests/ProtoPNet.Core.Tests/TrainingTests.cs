@@ -54,21 +54,24 @@ public class TrainingTests : IDisposable
         Assert.False(TestData.BitIdentical(backboneWarm["features.features.bn1.running_mean"], backboneJoint["features.features.bn1.running_mean"]));
     }
 
-    [Fact]
-    public void ResumeAfterCancellationEqualsAnUninterruptedRun()
+    /// <summary>Cancelled inside a warm epoch (the resumed run rebuilds the feature cache) or inside the second joint
+    /// epoch (the Adam moments and the StepLR position must come back from the checkpoint).</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void ResumeAfterCancellationEqualsAnUninterruptedRun(int cancelEpoch)
     {
         var data = TestData.Images(24, 2, 16, seed: 5);
         using var uninterrupted = TestData.Model(2, seed: 9);
-        var full = ProtoPNetTrainer.Train(uninterrupted, data, null, Options(2, 2, Path.Combine(directory, "a")));
-        Assert.Equal(4, full.Epochs.Count);
+        var full = ProtoPNetTrainer.Train(uninterrupted, data, null, Options(2, 3, Path.Combine(directory, "a")));
+        Assert.Equal(5, full.Epochs.Count);
 
-        // Cancel in the middle of epoch 3 (the first joint epoch): its checkpoint is the one of epoch 2.
         string checkpoints = Path.Combine(directory, "b");
         using (var interrupted = TestData.Model(2, seed: 9))
         {
             using var cts = new CancellationTokenSource();
-            var callbacks = new TrainingCallbacks { Progress = p => { if (p.Epoch == 3 && p.Batch == 1 && p.Activity == "Training") cts.Cancel(); } };
-            Assert.ThrowsAny<OperationCanceledException>(() => ProtoPNetTrainer.Train(interrupted, data, null, Options(2, 2, checkpoints), callbacks, cts.Token));
+            var callbacks = new TrainingCallbacks { Progress = p => { if (p.Epoch == cancelEpoch && p.Batch == 1 && p.Activity == "Training") cts.Cancel(); } };
+            Assert.ThrowsAny<OperationCanceledException>(() => ProtoPNetTrainer.Train(interrupted, data, null, Options(2, 3, checkpoints), callbacks, cts.Token));
             // The model stays usable.
             using var _ = torch.no_grad();
             using var output = interrupted.Network.forward(torch.rand(1, 3, 16, 16));
@@ -76,12 +79,12 @@ public class TrainingTests : IDisposable
         }
         Assert.Single(Directory.GetFiles(checkpoints));   // no temporary file left behind
         using (var checkpoint = TrainingCheckpoint.Load(Path.Combine(checkpoints, ProtoPNetTrainer.CheckpointFileName)))
-            Assert.Equal(2, checkpoint.State.CompletedEpochs);
+            Assert.Equal(cancelEpoch - 1, checkpoint.State.CompletedEpochs);
 
         using var resumed = TestData.Model(2, seed: 1234);   // different initial weights: all must come from the checkpoint
-        var rest = ProtoPNetTrainer.Train(resumed, data, null, Options(2, 2, checkpoints, resume: true));
-        Assert.Equal(2, rest.ResumedFromEpoch);
-        Assert.Equal(new[] { 1, 2, 3, 4 }, rest.Epochs.Select(e => e.Epoch));
+        var rest = ProtoPNetTrainer.Train(resumed, data, null, Options(2, 3, checkpoints, resume: true));
+        Assert.Equal(cancelEpoch - 1, rest.ResumedFromEpoch);
+        Assert.Equal(new[] { 1, 2, 3, 4, 5 }, rest.Epochs.Select(e => e.Epoch));
         var expected = TestData.State(uninterrupted.Network);
         var actual = TestData.State(resumed.Network);
         foreach (var (name, values) in expected) Assert.True(TestData.BitIdentical(values, actual[name]), $"{name} differs after resume");

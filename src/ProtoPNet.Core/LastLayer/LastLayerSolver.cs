@@ -54,18 +54,10 @@ public static class LastLayerSolver
                 lipschitz *= 2;
             }
             double objectiveNext = fNext + lambda * Penalty(next, mask);
-            double tNext;
-            if (objectiveNext > objectiveW)
-            {
-                // Adaptive restart: momentum made things worse; restart from w with a plain proximal step next time.
-                tNext = 1;
-                y.copy_(w);
-                t = tNext;
-                lipschitz *= 0.9;
-                continue;
-            }
-            tNext = (1 + Math.Sqrt(1 + 4 * t * t)) / 2;
-            var momentum = next + (t - 1) / tNext * (next - w);
+            // Gradient-based adaptive restart (O'Donoghue & Candès): drop the momentum when it points uphill.
+            bool restart = ((y - next) * (next - w)).sum().item<double>() > 0;
+            double tNext = restart ? 1 : (1 + Math.Sqrt(1 + 4 * t * t)) / 2;
+            var momentum = restart ? next : next + (t - 1) / tNext * (next - w);
             w.copy_(next);
             y.copy_(momentum);
             t = tNext;

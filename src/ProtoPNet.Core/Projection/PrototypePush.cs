@@ -195,7 +195,8 @@ public static class PrototypePush
         long depth = prototypes.shape[1], ph = prototypes.shape[2], pw = prototypes.shape[3];
         var device = prototypes.device;
         using var prototypeClass = torch.tensor(model.PrototypeClass.Select(c => (long)c).ToArray(), device: device);
-        var bestDistance = torch.full([m], double.PositiveInfinity, dtype: ScalarType.Float32, device: device);
+        var bestDistance = torch.full([m], double.PositiveInfinity, dtype: ScalarType.Float64, device: device);
+        using var prototypes64 = prototypes.detach().to(ScalarType.Float64);
         var bestImage = Enumerable.Repeat(-1, m).ToArray();
         var bestRow = new int[m];
         var bestColumn = new int[m];
@@ -211,7 +212,9 @@ public static class PrototypePush
                 using (var scope = NewDisposeScope())
                 {
                     var z = network.Latent(batch.Images);                                  // [B, D, H, W]
-                    var distances = PrototypeDistances.Compute(z, prototypes);              // [B, m, H', W']
+                    // float64: latent vectors of an untrained or saturated network lie within ~1e-4 of each other, and the
+                    // conv expansion ‖z‖² − 2z·p + ‖p‖² in float32 cannot tell such distances apart (push would not be idempotent).
+                    var distances = PrototypeDistances.Compute(z.to(ScalarType.Float64), prototypes64);      // [B, m, H', W']
                     long b = distances.shape[0], hh = distances.shape[2], ww = distances.shape[3], cells = hh * ww;
                     var ownClass = batch.Labels.view(-1, 1).eq(prototypeClass.view(1, -1));  // [B, m]
                     var masked = distances.masked_fill(ownClass.logical_not().view(b, m, 1, 1), double.PositiveInfinity);
@@ -243,7 +246,7 @@ public static class PrototypePush
                 }
                 progress?.Invoke(seen, dataset.Count, "Searching nearest patches");
             }
-            var distanceHost = bestDistance.cpu().data<float>().ToArray().Select(x => (double)x).ToArray();
+            var distanceHost = bestDistance.cpu().data<double>().ToArray();
             return new ScanResult
             {
                 Distance = distanceHost,
