@@ -12,6 +12,10 @@
         'Export-ProtoPNet'
         'Import-ProtoPNet'
         'Get-Prototype'
+        'Start-ProtoPNetTraining'
+        'Invoke-PrototypePush'
+        'Optimize-LastLayer'
+        'Test-ProtoPNet'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
