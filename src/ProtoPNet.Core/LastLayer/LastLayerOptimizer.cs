@@ -208,7 +208,8 @@ public static class LastLayerOptimizer
             }
             using var noGrad = torch.no_grad();
             var w = weight.detach().to(ScalarType.Float64).clone();
-            var (ce, _) = LastLayerSolver.SmoothAndGradient(similarities, labels, w, false);
+            double ce;
+            using (var value = LastLayerSolver.SmoothValue(similarities, labels, w)) ce = value.item<double>();
             double penalty = LastLayerSolver.Penalty(w, mask);
             double optimality = LastLayerSolver.Optimality(similarities, labels, w, mask, options.Lambda);
             return new SolveResult(w, ce + options.Lambda * penalty, ce, penalty, optimality, steps, optimality <= options.Tolerance);

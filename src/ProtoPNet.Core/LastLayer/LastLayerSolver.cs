@@ -31,8 +31,7 @@ public static class LastLayerSolver
         var y = w.clone();
         double t = 1;
         double lipschitz = InitialLipschitz(s);
-        var (fw, _) = SmoothAndGradient(s, labels, w, false);
-        double objectiveW = fw + lambda * Penalty(w, mask);
+        double objectiveW = double.NaN;
         double optimality = double.PositiveInfinity;
         int iteration = 0;
         bool converged = false;
@@ -40,20 +39,19 @@ public static class LastLayerSolver
         {
             cancel.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            var (fy, gy) = SmoothAndGradient(s, labels, y, true);
+            var (fy, gy) = SmoothAndGradient(s, labels, y);
             Tensor next;
-            double fNext;
-            // Backtracking: accept the step 1/L once the quadratic model at y bounds f at the prox point.
+            // Backtracking: accept the step 1/L once the quadratic model at y bounds f at the prox point
+            // (one host synchronization per trial: the comparison is done on the tensors).
             while (true)
             {
                 next = Prox(y - gy / lipschitz, mask, lambda / lipschitz);
                 var diff = next - y;
-                (fNext, _) = SmoothAndGradient(s, labels, next, false);
-                double bound = fy + (gy * diff).sum().item<double>() + lipschitz / 2 * diff.square().sum().item<double>();
-                if (fNext <= bound + 1e-12 * Math.Abs(fy)) break;
+                var fNext = SmoothValue(s, labels, next);
+                var excess = fNext - fy - (gy * diff).sum() - lipschitz / 2 * diff.square().sum();
+                if (excess.item<double>() <= 1e-12 * Math.Max(1, Math.Abs(fy.item<double>()))) break;
                 lipschitz *= 2;
             }
-            double objectiveNext = fNext + lambda * Penalty(next, mask);
             // Gradient-based adaptive restart (O'Donoghue & Candès): drop the momentum when it points uphill.
             bool restart = ((y - next) * (next - w)).sum().item<double>() > 0;
             double tNext = restart ? 1 : (1 + Math.Sqrt(1 + 4 * t * t)) / 2;
@@ -61,11 +59,11 @@ public static class LastLayerSolver
             w.copy_(next);
             y.copy_(momentum);
             t = tNext;
-            objectiveW = objectiveNext;
             lipschitz *= 0.95; // let the step grow back when the curvature allows it
             if (iteration % 10 == 9 || iteration == maxIterations - 1)
             {
                 optimality = Optimality(s, labels, w, mask, lambda);
+                objectiveW = SmoothValue(s, labels, w).item<double>() + lambda * Penalty(w, mask);
                 progress?.Invoke(iteration + 1, objectiveW, optimality);
                 if (optimality <= tolerance)
                 {
@@ -77,18 +75,20 @@ public static class LastLayerSolver
         }
         optimality = Optimality(s, labels, w, mask, lambda);
         converged |= optimality <= tolerance;
-        var (ce, _) = SmoothAndGradient(s, labels, w, false);
+        double ce = SmoothValue(s, labels, w).item<double>();
         double penalty = Penalty(w, mask);
         return new SolveResult(w.MoveToOuterDisposeScope(), ce + lambda * penalty, ce, penalty, optimality, iteration, converged);
     }
 
-    /// <summary>mean CE and (optionally) its gradient with respect to W: (softmax(S·Wᵀ) − onehot)ᵀ·S / N.</summary>
-    internal static (double Value, Tensor Gradient) SmoothAndGradient(Tensor s, Tensor labels, Tensor w, bool withGradient)
+    /// <summary>mean CE of logits S·Wᵀ, as a scalar tensor.</summary>
+    internal static Tensor SmoothValue(Tensor s, Tensor labels, Tensor w) =>
+        cross_entropy(s.matmul(w.t()), labels);
+
+    /// <summary>mean CE and its gradient with respect to W: (softmax(S·Wᵀ) − onehot)ᵀ·S / N.</summary>
+    internal static (Tensor Value, Tensor Gradient) SmoothAndGradient(Tensor s, Tensor labels, Tensor w)
     {
-        var logits = s.matmul(w.t());
-        var logProbabilities = log_softmax(logits, 1);
-        double value = -logProbabilities.gather(1, labels.view(-1, 1)).mean().item<double>();
-        if (!withGradient) return (value, null!);
+        var logProbabilities = log_softmax(s.matmul(w.t()), 1);
+        var value = -logProbabilities.gather(1, labels.view(-1, 1)).mean();
         var residual = logProbabilities.exp();
         residual.scatter_add_(1, labels.view(-1, 1), torch.full([labels.shape[0], 1], -1.0, dtype: residual.dtype, device: residual.device));
         var gradient = residual.t().matmul(s) / s.shape[0];
@@ -107,7 +107,7 @@ public static class LastLayerSolver
     public static double Optimality(Tensor s, Tensor labels, Tensor w, Tensor mask, double lambda)
     {
         using var scope = NewDisposeScope();
-        var (_, g) = SmoothAndGradient(s, labels, w, true);
+        var (_, g) = SmoothAndGradient(s, labels, w);
         var wrong = mask.to(ScalarType.Bool);
         var atZero = w.eq(0);
         var violationWrong = torch.where(atZero, (g.abs() - lambda).clamp_min(0), (g + lambda * w.sign()).abs());
