@@ -15,6 +15,10 @@
         'Import-ProtoPNetDataset'
         'Split-ProtoPNetDataset'
         'Expand-ProtoPNetDataset'
+        'Start-ProtoPNetTraining'
+        'Invoke-PrototypePush'
+        'Optimize-LastLayer'
+        'Test-ProtoPNet'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

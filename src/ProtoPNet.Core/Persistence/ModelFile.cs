@@ -48,6 +48,13 @@ public static class ModelFile
 
     public static void Save(ProtoPNetModel model, string path, CancellationToken cancel = default)
     {
+        byte[] bytes = Serialize(model);
+        AtomicFile.Write(path, stream => stream.Write(bytes), cancel);
+    }
+
+    /// <summary>The complete file contents for <paramref name="model"/>; checkpoints embed them.</summary>
+    public static byte[] Serialize(ProtoPNetModel model)
+    {
         var header = new Header
         {
             Name = model.Name,
@@ -75,21 +82,29 @@ public static class ModelFile
             payload = buffer.ToArray();
         }
         byte[] checksum = SHA256.HashData(payload);
-        AtomicFile.Write(path, stream =>
-        {
-            stream.Write(Magic);
-            stream.Write(BitConverter.GetBytes(FormatVersion));
-            stream.Write(BitConverter.GetBytes((long)payload.Length));
-            stream.Write(payload);
-            stream.Write(checksum);
-        }, cancel);
+        using var file = new MemoryStream(PrefixLength + payload.Length + ChecksumLength);
+        file.Write(Magic);
+        file.Write(BitConverter.GetBytes(FormatVersion));
+        file.Write(BitConverter.GetBytes((long)payload.Length));
+        file.Write(payload);
+        file.Write(checksum);
+        return file.ToArray();
     }
 
     private static void Write(this BinaryWriter writer, string name, Tensor tensor) => TensorIO.Write(writer, name, tensor);
 
     public static ProtoPNetModel Load(string path, string? device = null)
     {
-        byte[] payload = ReadVerifiedPayload(path);
+        if (!File.Exists(path))
+            throw new ProtoPNetException("ModelFileNotFound", ErrorKind.ObjectNotFound, $"Model file '{path}' does not exist.", path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return Load(stream, path, device);
+    }
+
+    /// <summary>Reads a model from the bytes of a model file; <paramref name="path"/> only names it in errors.</summary>
+    public static ProtoPNetModel Load(Stream stream, string path, string? device = null)
+    {
+        byte[] payload = ReadVerifiedPayload(stream, path);
         Header header;
         var tensors = new Dictionary<string, Tensor>();
         try
@@ -149,11 +164,8 @@ public static class ModelFile
     }
 
     /// <summary>Reads the file and checks magic, version, length and checksum; returns the payload.</summary>
-    private static byte[] ReadVerifiedPayload(string path)
+    private static byte[] ReadVerifiedPayload(Stream stream, string path)
     {
-        if (!File.Exists(path))
-            throw new ProtoPNetException("ModelFileNotFound", ErrorKind.ObjectNotFound, $"Model file '{path}' does not exist.", path);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         var prefix = new byte[PrefixLength];
         int read = stream.ReadAtLeast(prefix, PrefixLength, throwOnEndOfStream: false);
         if (read < Magic.Length || !prefix.AsSpan(0, Magic.Length).SequenceEqual(Magic))
