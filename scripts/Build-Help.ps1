@@ -28,7 +28,9 @@ $docs = @{}
 $docFile = Join-Path $module.ModuleBase 'bin/ProtoPNet.PowerShell.xml'
 if (Test-Path $docFile) {
     foreach ($member in ([xml](Get-Content -Raw $docFile)).doc.members.member) {
-        if ($member.summary) { $docs[$member.name] = (($member.summary.InnerText -replace '\s+', ' ').Trim()) }
+        # A summary with no child elements comes back as a string, one with <c> or <see> as an element.
+        $summary = if ($member.summary -is [string]) { $member.summary } else { $member.summary.InnerText }
+        if ($summary) { $docs[$member.name] = ($summary -replace '\s+', ' ').Trim() }
     }
 }
 

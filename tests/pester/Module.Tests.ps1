@@ -42,3 +42,9 @@ Describe 'Help' {
         (Get-Help about_ProtoPNet | Out-String) | Should -Match 'This Looks Like That'
     }
 }
+
+Describe 'Parameter help' {
+    It 'takes a parameter''s description from the cmdlet''s doc comment when the help file has none' {
+        (Get-Help Start-ProtoPNetTraining -Parameter ValidationDataset | Out-String) | Should -Match 'Never pass the test set'
+    }
+}
