@@ -84,6 +84,22 @@ public class BackboneTests
         else if (name != "smallcnn") Assert.Equal(vggAndDenseNet, expected);
     }
 
+    /// <summary>Training mode: the in-place ReLUs and residual additions leave autograd a graph it can run back to the input layer.</summary>
+    [Theory]
+    [InlineData("vgg11_bn", "features.0.weight")]
+    [InlineData("resnet18", "conv1.weight")]
+    [InlineData("densenet121", "features.conv0.weight")]
+    public void GradientsReachTheFirstConvolutionInTraining(string name, string first)
+    {
+        using var backbone = BackboneFactory.Create(name);
+        backbone.train();
+        using var scope = NewDisposeScope();
+        backbone.forward(rand(2, 3, 32, 32)).square().mean().backward();
+        var grad = backbone.named_parameters().Single(p => p.name == first).parameter.grad;
+        Assert.NotNull(grad);
+        Assert.True(grad!.abs().sum().item<float>() > 0);
+    }
+
     [Fact]
     public void ReceptiveFieldsMatchPublishedValues()
     {
