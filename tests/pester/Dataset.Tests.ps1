@@ -268,6 +268,17 @@ Describe 'Import-ProtoPNetDataset: Stanford Cars' {
     }
 }
 
+Describe 'Import-ProtoPNetDataset: parameter checks' {
+    It 'refuses <Case> with <Id>' -TestCases @(
+        @{ Case = '-CropToBoundingBox on IDX files'; Id = 'NoBoundingBoxes'; Run = { Import-ProtoPNetDataset $sample -CropToBoundingBox -ErrorAction Stop } }
+        @{ Case = '-NoProbe with -Verify'; Id = 'ConflictingParameters'; Run = { Import-ProtoPNetDataset $sample -NoProbe -Verify -ErrorAction Stop } }
+        @{ Case = '-ClassName on a CUB folder'; Id = 'ClassNameNotApplicable'; Run = { Import-ProtoPNetDataset $crafted -Format Cub200 -ClassName a -ErrorAction Stop } }
+        @{ Case = 'a folder that does not exist'; Id = 'DatasetNotFound'; Run = { Import-ProtoPNetDataset -LiteralPath (Join-Path $TestDrive 'nothing-here') -ErrorAction Stop } }
+    ) {
+        $Run | Should -Throw -ErrorId "$Id,$importId"
+    }
+}
+
 Describe 'Split-ProtoPNetDataset' {
     It 'returns a stratified, seeded train part and validation part' {
         $ds = Import-ProtoPNetDataset $sample -Split Test
@@ -315,6 +326,16 @@ Describe 'Expand-ProtoPNetDataset' {
             Should -Throw -ErrorId 'DestinationInsideSource,ProtoPNet.PowerShell.ExpandProtoPNetDatasetCommand'
         { $ds | Expand-ProtoPNetDataset -Destination (Join-Path $TestDrive 'expanded1') -Copies 1 -ErrorAction Stop } |
             Should -Throw -ErrorId 'DestinationNotEmpty,ProtoPNet.PowerShell.ExpandProtoPNetDatasetCommand'
+    }
+
+    It 'expands IDX items to PNG class folders that keep the class order' {
+        $tiny = (Import-ProtoPNetDataset $sample -Split Test | Split-ProtoPNetDataset -ValidationFraction 0.01 -Seed 1)[1]
+        $tiny.Count | Should -Be 10
+        $out = $tiny | Expand-ProtoPNetDataset -Destination (Join-Path $TestDrive 'fashion-expanded') -Copies 2 -Seed 1
+        $out.Count | Should -Be 20
+        $out.ClassNames[0] | Should -Be 'T-shirt_top'
+        $out.ClassNames[9] | Should -Be 'Ankle boot'
+        @(Get-ChildItem -Recurse -File (Join-Path $TestDrive 'fashion-expanded') -Filter *.png).Count | Should -Be 20
     }
 
     It 'writes nothing under -WhatIf' {

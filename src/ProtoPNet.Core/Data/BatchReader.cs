@@ -56,7 +56,7 @@ public sealed class BatchReader
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), "batch size must be at least 1");
         int pass = Interlocked.Increment(ref passes);
         var chunks = Chunks(order, batchSize);
-        if ((dataset is IInMemoryDataset && Augmentation is null) || PrefetchBatches <= 0)
+        if ((dataset is IInMemoryDataset { IsInMemory: true } && Augmentation is null) || PrefetchBatches <= 0)
         {
             foreach (var chunk in chunks)
             {
@@ -104,7 +104,15 @@ public sealed class BatchReader
         {
             while (channel.Reader.WaitToReadAsync(cancel).AsTask().GetAwaiter().GetResult())
             {
-                if (channel.Reader.TryRead(out var batch)) yield return ToDevice(batch, device);
+                if (!channel.Reader.TryRead(out var batch)) continue;
+                // Made on the decoding thread, the tensors belong to no dispose scope: give them to the caller's current
+                // one, as if they had been made here (disposing the batch as well stays harmless).
+                if (torch.CurrentDisposeScope is { } scope)
+                {
+                    scope.Attach(batch.Images);
+                    scope.Attach(batch.Labels);
+                }
+                yield return ToDevice(batch, device);
             }
         }
         finally
@@ -138,7 +146,7 @@ public sealed class BatchReader
     /// <summary>A normalized CPU batch of the items of <paramref name="chunk"/> that load; null when none does.</summary>
     private Batch? MakeBatch(int[] chunk, int pass, CancellationToken cancel)
     {
-        if (dataset is IInMemoryDataset memory && Augmentation is null)
+        if (dataset is IInMemoryDataset { IsInMemory: true } memory && Augmentation is null)
         {
             using var raw = memory.LoadBatch(chunk, imageSize);
             return Finish(raw, chunk);

@@ -11,7 +11,8 @@ public sealed record ExpansionStep(int Done, int Total, string Source, IReadOnly
 /// The authors' offline augmentation: <c>copies</c> augmented copies of every item of a data set written into an
 /// ImageFolder tree (<c>destination/NNN.ClassName/stem_augKK.ext</c>). Copy k uses transform k mod 3
 /// (rotate, skew, shear: 10 of each for 30 copies), each followed by the random flip. Deterministic for a seed: item i's
-/// copies draw from a Random seeded by (seed, i) alone, whatever else runs.
+/// copies draw from a Random seeded by (seed, i) alone, whatever else runs, so the files do not depend on how many
+/// threads write them.
 /// </summary>
 /// <remarks>
 /// Class folders carry the class's 1-based number (<c>001.Black_footed_Albatross</c>, as CUB names them) so that the
@@ -34,35 +35,69 @@ public static class DatasetExpansion
         };
         var classDirs = ClassFolderNames(source.ClassNames).Select(n => Path.Combine(destination, n)).ToArray();
         foreach (var dir in classDirs) Directory.CreateDirectory(dir);
+        // Output names are fixed up front, in item order, so that name clashes resolve the same way on every run.
         var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var targets = new (string Dir, string Stem)[source.Count];
         for (int i = 0; i < source.Count; i++)
         {
-            cancel.ThrowIfCancellationRequested();
-            var written = new List<string>();
-            ProtoPNetException? error = null;
-            string sourceName = source.SourceOf(i);
+            string dir = classDirs[source.LabelOf(i)], stem = Stem(source.SourceOf(i), i);
+            if (!used.Add(Path.Combine(dir, stem))) stem = $"{stem}_{i}";
+            targets[i] = (dir, stem);
+        }
+
+        // Items are expanded on worker threads (each from its own seeded Random, so the files do not depend on the
+        // schedule); the caller's thread receives one step per item, in completion order, for progress and errors.
+        using var steps = new System.Collections.Concurrent.BlockingCollection<ExpansionStep>(boundedCapacity: 64);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        int done = 0;
+        var workers = Task.Run(() =>
+        {
             try
             {
-                using var original = source.LoadOriginal(i);
-                string stem = Stem(sourceName, i);
-                string dir = classDirs[source.LabelOf(i)];
-                if (!used.Add(Path.Combine(dir, stem))) stem = $"{stem}_{i}";
-                if (includeOriginal) written.Add(Save(original, Path.Combine(dir, $"{stem}.{format}"), format));
-                var random = new Random(MixSeed(seed, i));
-                for (int k = 0; k < copies; k++)
+                Parallel.For(0, source.Count, new ParallelOptions { CancellationToken = stop.Token, MaxDegreeOfParallelism = MaxWorkers }, i =>
                 {
-                    using var copy = original.Clone();
-                    augmentation.Apply(copy, (AugmentationKind)(k % 3), random);
-                    written.Add(Save(copy, Path.Combine(dir, $"{stem}_aug{k:D2}.{format}"), format));
-                }
+                    var written = new List<string>();
+                    ProtoPNetException? error = null;
+                    try
+                    {
+                        using var original = source.LoadOriginal(i);
+                        var (dir, stem) = targets[i];
+                        if (includeOriginal) written.Add(Save(original, Path.Combine(dir, $"{stem}.{format}"), format));
+                        var random = new Random(MixSeed(seed, i));
+                        for (int k = 0; k < copies; k++)
+                        {
+                            stop.Token.ThrowIfCancellationRequested();
+                            using var copy = original.Clone();
+                            augmentation.Apply(copy, (AugmentationKind)(k % 3), random);
+                            written.Add(Save(copy, Path.Combine(dir, $"{stem}_aug{k:D2}.{format}"), format));
+                        }
+                    }
+                    catch (ProtoPNetException e)
+                    {
+                        error = e;
+                    }
+                    steps.Add(new ExpansionStep(Interlocked.Increment(ref done), source.Count, source.SourceOf(i), written, error), stop.Token);
+                });
             }
-            catch (ProtoPNetException e)
+            finally
             {
-                error = e;
+                steps.CompleteAdding();
             }
-            yield return new ExpansionStep(i + 1, source.Count, sourceName, written, error);
+        });
+        try
+        {
+            foreach (var step in steps.GetConsumingEnumerable(cancel)) yield return step;
+            workers.GetAwaiter().GetResult(); // surfaces a worker's unexpected failure or cancellation
+        }
+        finally
+        {
+            stop.Cancel();
+            try { workers.Wait(); } catch (AggregateException) { }
         }
     }
+
+    /// <summary>Threads that expand images at once (default: all cores).</summary>
+    public static int MaxWorkers { get; set; } = Environment.ProcessorCount;
 
     /// <summary>"NNN.Name" for each class, numbered from 1 with at least three digits, file-name-safe.</summary>
     public static string[] ClassFolderNames(IReadOnlyList<string> classNames)

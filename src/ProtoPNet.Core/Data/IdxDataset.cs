@@ -65,6 +65,8 @@ public sealed class IdxDataset : ImageDataset, IInMemoryDataset
             return new LoadedImage(batch.squeeze(0), ImageGeometry.Whole(ImageWidth, ImageHeight, size));
     }
 
+    public bool IsInMemory => true;
+
     public Tensor LoadBatch(IReadOnlyList<int> indices, int size)
     {
         using var scope = NewDisposeScope();

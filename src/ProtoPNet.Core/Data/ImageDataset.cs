@@ -120,6 +120,9 @@ public sealed record SkippedFile(string Path, ProtoPNetException Error)
 /// </summary>
 public interface IInMemoryDataset
 {
+    /// <summary>False when the pixels are not in memory after all (a subset of a data set of files).</summary>
+    bool IsInMemory { get; }
+
     /// <summary>Items <paramref name="indices"/> as RGB floats [B, 3, size, size] in [0, 1].</summary>
     Tensor LoadBatch(IReadOnlyList<int> indices, int size);
 }

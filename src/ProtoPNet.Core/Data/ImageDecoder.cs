@@ -33,9 +33,18 @@ public static class ImageDecoder
     /// <summary>Largest accepted image: 100 megapixels.</summary>
     public static long MaxPixels { get; set; } = 100_000_000;
 
-    public static Configuration Configuration { get; } = new(
-        new PngConfigurationModule(), new JpegConfigurationModule(), new BmpConfigurationModule(),
-        new GifConfigurationModule(), new WebpConfigurationModule());
+    public static Configuration Configuration { get; } = CreateConfiguration();
+
+    private static Configuration CreateConfiguration()
+    {
+        var configuration = new Configuration(
+            new PngConfigurationModule(), new JpegConfigurationModule(), new BmpConfigurationModule(),
+            new GifConfigurationModule(), new WebpConfigurationModule());
+        // Only the first frame of an animated GIF is used: do not let a thousand frames pass a per-frame pixel cap.
+        configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance,
+            new GifDecoder { DecodingMode = SixLabors.ImageSharp.Metadata.FrameDecodingMode.First });
+        return configuration;
+    }
 
     /// <summary>Reads only the header: format, size and orientation. Throws with the error ids above.</summary>
     public static ImageProbe Probe(string path)

@@ -55,7 +55,15 @@ public sealed class ImageFolderDataset : FileImageDataset
         }
 
         var skipped = new List<SkippedFile>();
-        if (options.Probe || options.Verify) (items, skipped) = CheckFiles(items, options.Verify, options.Cancel);
+        if (options.Probe || options.Verify)
+        {
+            (items, skipped) = CheckFiles(items, options.Verify, options.Cancel);
+            var usable = new int[classDirs.Length];
+            foreach (var item in items) usable[item.Label]++;
+            for (int k = 0; k < classDirs.Length; k++)
+                if (filesPerClass[k] > 0 && usable[k] == 0)
+                    warnings.Add($"No file of class folder '{classDirs[k]}' is a readable image: class '{classNames[k]}' has no images.");
+        }
         return new ImageFolderDataset(root, classNames, items, skipped, warnings, options.CacheBudgetBytes);
     }
 }

@@ -35,9 +35,9 @@ public sealed class SubsetDataset : ImageDataset, IInMemoryDataset
     public override Image<Rgb24> LoadOriginal(int index) => Parent.LoadOriginal(indices[index]);
 
     /// <summary>True when the parent holds its pixels in memory (batches then come without decoding).</summary>
-    public bool IsInMemory => Parent is IInMemoryDataset;
+    public bool IsInMemory => Parent is IInMemoryDataset { IsInMemory: true };
 
-    public Tensor LoadBatch(IReadOnlyList<int> batchIndices, int size) => Parent is IInMemoryDataset memory
+    public Tensor LoadBatch(IReadOnlyList<int> batchIndices, int size) => Parent is IInMemoryDataset { IsInMemory: true } memory
         ? memory.LoadBatch(batchIndices.Select(i => indices[i]).ToArray(), size)
         : throw new InvalidOperationException($"'{Parent.Name}' does not hold its pixels in memory.");
 }

@@ -41,6 +41,8 @@ public sealed class TensorDataset : ImageDataset, IInMemoryDataset
         return new LoadedImage(pixels.MoveToOuterDisposeScope(), ImageGeometry.Whole(w, h, size));
     }
 
+    public bool IsInMemory => true;
+
     public Tensor LoadBatch(IReadOnlyList<int> indices, int size)
     {
         using var scope = NewDisposeScope();

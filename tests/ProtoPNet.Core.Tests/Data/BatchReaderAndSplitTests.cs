@@ -80,6 +80,33 @@ public class BatchReaderAndSplitTests
     }
 
     [Fact]
+    public void SubsetsOfFileDataSetsAreDecodedAndSubsetsOfIdxComeFromMemory()
+    {
+        var root = MakeFolder(withBadFile: false);
+        try
+        {
+            var (train, validation) = DatasetSplit.Stratified(ImageFolderDataset.Open(root), 0.2, 1);
+            Assert.False(train.IsInMemory);
+            var batches = new BatchReader(validation, 8, Identity).Read([0, 1], 2).ToList();
+            Assert.Equal(new[] { 0, 1 }, Assert.Single(batches).Indices);
+            Assert.Equal(new long[] { validation.LabelOf(0), validation.LabelOf(1) }, batches[0].Labels.data<long>().ToArray());
+            Assert.Equal(new long[] { 2, 3, 8, 8 }, batches[0].Images.shape);
+            batches[0].Dispose();
+
+            var idx = IdxDataset.Open(Path.Combine(TestFiles.RepositoryRoot(), "data", "fashion-mnist-sample"), new DatasetImportOptions { Split = "Test" });
+            var (_, held) = DatasetSplit.Stratified(idx, 0.1, 1);
+            Assert.True(held.IsInMemory);
+            using var batch = new BatchReader(held, 28, Identity).Read([0, 1, 2], 3).Single();
+            using var direct = idx.LoadBatch(held.ParentIndices.Take(3).ToArray(), 28);
+            Assert.True(batch.Images.allclose(direct));
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+        }
+    }
+
+    [Fact]
     public void StoppingEarlyEndsThePrefetchAndCancellationIsHonoured()
     {
         var root = MakeFolder(withBadFile: false);
@@ -95,6 +122,28 @@ public class BatchReaderAndSplitTests
             using var cancel = new CancellationTokenSource();
             cancel.Cancel();
             Assert.ThrowsAny<OperationCanceledException>(() => reader.Read(Enumerable.Range(0, 10).ToArray(), 2, cancel: cancel.Token).ToList());
+        }
+        finally
+        {
+            Directory.Delete(root, true);
+        }
+    }
+
+    [Fact]
+    public void PrefetchedBatchesJoinTheCallersDisposeScope()
+    {
+        var root = MakeFolder(withBadFile: false);
+        try
+        {
+            var ds = ImageFolderDataset.Open(root);
+            var reader = new BatchReader(ds, 8, Identity) { PrefetchBatches = 2 };
+            var kept = new List<Batch>();
+            using (var scope = NewDisposeScope())
+            {
+                foreach (var batch in reader.Read(Enumerable.Range(0, 10).ToArray(), 4)) kept.Add(batch);
+                Assert.All(kept, b => Assert.False(b.Images.IsInvalid));
+            }
+            Assert.All(kept, b => Assert.True(b.Images.IsInvalid && b.Labels.IsInvalid));
         }
         finally
         {

@@ -105,6 +105,29 @@ public class GeometryAndDecoderTests
     }
 
     [Fact]
+    public void AnimatedGifsDecodeTheirFirstFrameOnly()
+    {
+        var dir = TestFiles.TempFolder();
+        try
+        {
+            var path = Path.Combine(dir, "animated.gif");
+            using (var image = new Image<Rgb24>(8, 8, new Rgb24(255, 0, 0)))
+            {
+                for (int f = 0; f < 3; f++) image.Frames.AddFrame(new Image<Rgb24>(8, 8, new Rgb24(0, 0, 255)).Frames.RootFrame);
+                image.SaveAsGif(path);
+            }
+            using (var all = Image.Load<Rgb24>(path)) Assert.Equal(4, all.Frames.Count); // the file really has 4 frames
+            using var decoded = ImageDecoder.DecodeRgb(path);
+            Assert.Equal(1, decoded.Frames.Count);
+            Assert.True(decoded[3, 3].R > 200 && decoded[3, 3].B < 50);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public void PixelCapIsCheckedFromTheHeaderBeforeDecoding()
     {
         var dir = TestFiles.TempFolder();
