@@ -83,4 +83,4 @@ foreach ($cmd in Get-Command -Module ProtoPNet -CommandType Cmdlet | Sort-Object
 [void]$sb.Append('</helpItems>')
 New-Item -ItemType Directory -Force $Destination | Out-Null
 Set-Content -LiteralPath (Join-Path $Destination 'ProtoPNet.PowerShell.dll-Help.xml') -Value $sb.ToString() -Encoding utf8NoBOM
-Copy-Item (Join-Path $HelpSource 'about_ProtoPNet.help.txt') $Destination -Force
+Copy-Item (Join-Path $HelpSource 'about_*.help.txt') $Destination -Force

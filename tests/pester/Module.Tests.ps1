@@ -48,3 +48,9 @@ Describe 'Parameter help' {
         (Get-Help Start-ProtoPNetTraining -Parameter ValidationDataset | Out-String) | Should -Match 'Never pass the test set'
     }
 }
+
+Describe 'About topics' {
+    It 'has the about_ProtoPNet_Datasets topic' {
+        (Get-Help about_ProtoPNet_Datasets | Out-String) | Should -Match 'CUB'
+    }
+}
