@@ -5,7 +5,8 @@
 .DESCRIPTION
     Help text lives in one small data file per cmdlet (Synopsis, Description, Parameters, Examples, Notes);
     parameter names, types, positions and pipeline input come from the compiled cmdlet, so help cannot drift
-    from the code. A cmdlet without a help file is warned about (and fails the module's Pester test); a help file naming a parameter the cmdlet lacks, fails the build.
+    from the code. A parameter the data file does not describe gets the <summary> of its property in the
+    cmdlet's source (the assembly's XML documentation). A cmdlet without a help file is warned about (and fails the module's Pester test); a help file naming a parameter the cmdlet lacks, fails the build.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModuleManifest,
@@ -20,6 +21,17 @@ $common = [System.Management.Automation.Cmdlet]::CommonParameters + [System.Mana
 function Esc([string] $s) { [Security.SecurityElement]::Escape($s) }
 function Para([string] $text) {
     ($text -split "`n`n" | ForEach-Object { "<maml:para>$(Esc $_.Trim())</maml:para>" }) -join ''
+}
+
+# <summary> texts of the cmdlet classes' properties, keyed "P:Namespace.Class.Property".
+$docs = @{}
+$docFile = Join-Path $module.ModuleBase 'bin/ProtoPNet.PowerShell.xml'
+if (Test-Path $docFile) {
+    foreach ($member in ([xml](Get-Content -Raw $docFile)).doc.members.member) {
+        # A summary with no child elements comes back as a string, one with <c> or <see> as an element.
+        $summary = if ($member.summary -is [string]) { $member.summary } else { $member.summary.InnerText }
+        if ($summary) { $docs[$member.name] = ($summary -replace '\s+', ' ').Trim() }
+    }
 }
 
 $sb = [Text.StringBuilder]::new()
@@ -51,7 +63,9 @@ foreach ($cmd in Get-Command -Module ProtoPNet -CommandType Cmdlet | Sort-Object
         $pipeline = @(if ($attr.ValueFromPipeline) { 'ByValue' }; if ($attr.ValueFromPipelineByPropertyName) { 'ByPropertyName' })
         $pipeText = if ($pipeline) { "true ($($pipeline -join ', '))" } else { 'false' }
         $pos = if ($attr.Position -ge 0) { $attr.Position + 1 } else { 'named' }
-        $text = if ($h.Parameters -and $h.Parameters.ContainsKey($p.Name)) { $h.Parameters[$p.Name] } else { '' }
+        $text = if ($h.Parameters -and $h.Parameters.ContainsKey($p.Name)) { $h.Parameters[$p.Name] }
+                elseif ($docs["P:$($cmd.ImplementingType.FullName).$($p.Name)"]) { $docs["P:$($cmd.ImplementingType.FullName).$($p.Name)"] }
+                else { '' }
         [void]$sb.Append("<command:parameter required=`"$($attr.IsMandatory.ToString().ToLower())`" pipelineInput=`"$pipeText`" position=`"$pos`" aliases=`"$(($p.Aliases) -join ', ')`"><maml:name>$($p.Name)</maml:name><maml:description>$(Para $text)</maml:description><command:parameterValue required=`"true`">$(Esc $p.ParameterType.Name)</command:parameterValue><dev:type><maml:name>$(Esc $p.ParameterType.FullName)</maml:name></dev:type></command:parameter>")
     }
     [void]$sb.Append('</command:parameters><command:returnValues>')
@@ -69,4 +83,4 @@ foreach ($cmd in Get-Command -Module ProtoPNet -CommandType Cmdlet | Sort-Object
 [void]$sb.Append('</helpItems>')
 New-Item -ItemType Directory -Force $Destination | Out-Null
 Set-Content -LiteralPath (Join-Path $Destination 'ProtoPNet.PowerShell.dll-Help.xml') -Value $sb.ToString() -Encoding utf8NoBOM
-Copy-Item (Join-Path $HelpSource 'about_ProtoPNet.help.txt') $Destination -Force
+Copy-Item (Join-Path $HelpSource 'about_*.help.txt') $Destination -Force

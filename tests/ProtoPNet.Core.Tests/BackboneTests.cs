@@ -84,6 +84,22 @@ public class BackboneTests
         else if (name != "smallcnn") Assert.Equal(vggAndDenseNet, expected);
     }
 
+    /// <summary>Training mode: the in-place ReLUs and residual additions leave autograd a graph it can run back to the input layer.</summary>
+    [Theory]
+    [InlineData("vgg11_bn", "features.0.weight")]
+    [InlineData("resnet18", "conv1.weight")]
+    [InlineData("densenet121", "features.conv0.weight")]
+    public void GradientsReachTheFirstConvolutionInTraining(string name, string first)
+    {
+        using var backbone = BackboneFactory.Create(name);
+        backbone.train();
+        using var scope = NewDisposeScope();
+        backbone.forward(rand(2, 3, 32, 32)).square().mean().backward();
+        var grad = backbone.named_parameters().Single(p => p.name == first).parameter.grad;
+        Assert.NotNull(grad);
+        Assert.True(grad!.abs().sum().item<float>() > 0);
+    }
+
     [Fact]
     public void ReceptiveFieldsMatchPublishedValues()
     {
@@ -99,6 +115,56 @@ public class BackboneTests
         using var dense = BackboneFactory.Create("densenet121");
         Assert.Equal(32, dense.ReceptiveField.Stride);
         Assert.True(dense.ReceptiveField.Size > 224);
+    }
+
+    /// <summary>
+    /// Measures the receptive field instead of computing it: with every convolution weight positive (1/C_in), biases 0,
+    /// BatchNorm at its identity statistics and a zero input, the output is zero everywhere, and a single lit input
+    /// pixel lights exactly the cells whose field holds it. The pixels just inside each edge of one cell's field
+    /// (as Size, Stride and Offset put it) must light the cell; the pixels just outside must not.
+    /// Double precision keeps the products along a deep path from overflowing.
+    /// </summary>
+    [Theory]
+    [InlineData("smallcnn")]
+    [InlineData("vgg11")]
+    [InlineData("resnet18")]
+    [InlineData("resnet50")]
+    [InlineData("densenet121")]
+    public void ReceptiveFieldIsWhereALitPixelReachesTheCell(string name)
+    {
+        using var backbone = BackboneFactory.Create(name);
+        backbone.to(float64).eval();
+        using var _ = no_grad();
+        foreach (var (_, module) in backbone.named_modules())
+        {
+            if (module is Conv2d conv) { conv.weight!.fill_(1.0 / conv.weight.shape[1]); conv.bias?.zero_(); }
+        }
+        var field = backbone.ReceptiveField;
+        int width = (field.Size + 4 * field.Stride + 31) / 32 * 32 + 32, height = 32;
+        int cell = (int)Math.Round((width / 2.0 - field.Offset) / field.Stride);
+        double left = field.Offset + cell * field.Stride - (field.Size - 1) / 2.0;
+        double right = left + field.Size - 1;
+        Assert.Equal(Math.Floor(left), left);   // a field of even size is centred between two pixels
+        Assert.InRange(left - 1, 0, width);
+        Assert.InRange(right + 1, 0, width - 1);
+        int row = (int)Math.Floor(field.Offset);   // inside the field of cell row 0
+
+        using var scope = NewDisposeScope();
+        var input = zeros(new long[] { 4, 3, height, width }, float64);
+        int[] columns = [(int)left, (int)left - 1, (int)right, (int)right + 1];
+        for (int i = 0; i < 4; i++) input[i, TensorIndex.Colon, row, columns[i]] = tensor(1.0, float64);
+        var output = backbone.forward(input)[TensorIndex.Colon, TensorIndex.Colon, 0, cell].abs().sum(1);
+        var lit = output.data<double>().Select(v => v > 0).ToArray();
+        Assert.Equal(new[] { true, false, true, false }, lit);
+    }
+
+    [Fact]
+    public void APrototypePatchSeesItsCellsFieldsTogether()
+    {
+        var architecture = new ProtoPNetArchitecture { Backbone = "smallcnn", ImageSize = 28, PrototypeSize = 2 };
+        using var model = ProtoPNetModel.Create(architecture, ["a", "b"], prototypesPerClass: 1);
+        // Cells 0 and 1 see pixels [-6, 9] and [-2, 13] (16 wide, stride 4, centres 1.5 and 5.5): together [-6, 13].
+        Assert.Equal(new ReceptiveField(20, 4, 3.5), model.PatchReceptiveField);
     }
 
     [Fact]

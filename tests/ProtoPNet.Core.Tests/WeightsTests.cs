@@ -66,6 +66,42 @@ public sealed class WeightsTests : IDisposable
         Assert.Equal(["fc.bias", "fc.weight"], report.Unexpected);
     }
 
+    /// <summary>conv1 + bn1 under ResNet's names: the model Fixtures/make_fixtures.py wrote files for.</summary>
+    private sealed class TinyBackbone : Backbone
+    {
+        private readonly TorchSharp.Modules.Conv2d conv1 = nn.Conv2d(3, 4, 3, bias: false);
+        private readonly TorchSharp.Modules.BatchNorm2d bn1 = nn.BatchNorm2d(4);
+
+        public TinyBackbone() : base("tiny") => RegisterComponents();
+        public override int OutChannels => 4;
+        public override int FeatureMapSize(int imageSize) => imageSize - 2;
+        public override ReceptiveField ReceptiveField => new(3, 1, 1);
+        public override Tensor forward(Tensor input) => bn1.forward(conv1.forward(input));
+    }
+
+    /// <summary>
+    /// Files laid out byte for byte as torch.save and safetensors' save_file write them (generated without either
+    /// library by Fixtures/make_fixtures.py), so that real torchvision downloads are known to load.
+    /// </summary>
+    [Theory]
+    [InlineData("tiny-torch.pth")]
+    [InlineData("tiny.safetensors")]
+    public void FilesAsPyTorchWritesThemLoad(string fixture)
+    {
+        using var backbone = new TinyBackbone();
+
+        var report = BackboneWeights.Load(backbone, Path.Combine(AppContext.BaseDirectory, "Fixtures", fixture));
+
+        Assert.Equal(["fc.bias", "fc.weight"], report.Unexpected);
+        Assert.Equal(6, report.Loaded.Count);
+        foreach (var (name, tensor) in backbone.state_dict())
+        {
+            if (name.EndsWith("num_batches_tracked")) { Assert.Equal(42L, tensor.item<long>()); continue; }
+            var expected = Enumerable.Range(0, (int)tensor.numel()).Select(k => (float)((k * 31 + name.Length) % 1000 / 1000.0));
+            Assert.Equal(expected, tensor.data<float>().ToArray());
+        }
+    }
+
     [Fact]
     public void DenseNetFilesWithTorchvisionsOldLayerNamesLoad()
     {
@@ -191,11 +227,18 @@ public sealed class WeightsTests : IDisposable
     [InlineData("truncated-safetensors")]
     [InlineData("truncated-dat")]
     [InlineData("empty")]
+    [InlineData("huge-safetensors")]
     public void AnUnreadableFileIsRefused(string kind)
     {
         string file = PathOf("bad.bin");
         if (kind == "random") File.WriteAllBytes(file, Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251)).ToArray());
         else if (kind == "empty") File.WriteAllBytes(file, []);
+        else if (kind == "huge-safetensors")
+        {
+            // A header promising a 40 TB tensor in a file of a few bytes: refused before any allocation.
+            var header = System.Text.Encoding.UTF8.GetBytes("{\"w\":{\"dtype\":\"F32\",\"shape\":[100000,100000,1000],\"data_offsets\":[0,40000000000000]}}");
+            File.WriteAllBytes(file, [.. BitConverter.GetBytes((long)header.Length), .. header, 1, 2, 3, 4]);
+        }
         else
         {
             Write(kind["truncated-".Length..], file, RandomStateDict("smallcnn", seed: 9));

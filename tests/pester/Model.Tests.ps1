@@ -29,6 +29,7 @@ Describe 'The offline ImageNet backbone' {
         $m.Architecture.Normalization.Scale | Should -Be 255
         # The backbone's weights are exactly the converted ImageNet ones the build laid out.
         $file = Join-Path $PSScriptRoot '../../bin/weights/resnet18-imagenet.safetensors'
+        Add-Type -Path (Join-Path $PSScriptRoot '../../bin/TorchSharp.PyBridge.dll')
         $converted = [TorchSharp.PyBridge.Safetensors]::LoadStateDict($file, $null)
         $state = $m.Network.Backbone.state_dict()
         foreach ($name in 'conv1.weight', 'layer4.2.conv2.weight', 'layer4.2.bn2.running_var') {

@@ -42,3 +42,15 @@ Describe 'Help' {
         (Get-Help about_ProtoPNet | Out-String) | Should -Match 'This Looks Like That'
     }
 }
+
+Describe 'Parameter help' {
+    It 'takes a parameter''s description from the cmdlet''s doc comment when the help file has none' {
+        (Get-Help Start-ProtoPNetTraining -Parameter ValidationDataset | Out-String) | Should -Match 'Never pass the test set'
+    }
+}
+
+Describe 'About topics' {
+    It 'has the about_ProtoPNet_Datasets topic' {
+        (Get-Help about_ProtoPNet_Datasets | Out-String) | Should -Match 'CUB'
+    }
+}

@@ -1,4 +1,7 @@
 using ProtoPNet.Model;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Data;
@@ -51,6 +54,77 @@ public abstract class ImageDataset
         for (int i = 0; i < Count; i++) counts[LabelOf(i)]++;
         return counts;
     }
+
+    /// <summary>How the data set was read: ImageFolder, Cub200, StanfordCars, Idx, Tensor.</summary>
+    public virtual string Format => "Tensor";
+
+    public int ClassCount => ClassNames.Count;
+
+    /// <summary>Which part of the data: All, Train, Test, or Validation for the held-out part of a split.</summary>
+    public virtual string Split => "All";
+
+    /// <summary>Files found at import but left out because they could not be read; each carries its error id.</summary>
+    public virtual IReadOnlyList<SkippedFile> SkippedFiles => [];
+
+    public int SkippedCount => SkippedFiles.Count;
+
+    /// <summary>Non-fatal remarks from import (e.g. an empty class folder).</summary>
+    public virtual IReadOnlyList<string> Warnings => [];
+
+    /// <summary>Item counts per class name, in class order.</summary>
+    public IReadOnlyDictionary<string, int> ClassCounts
+    {
+        get
+        {
+            var counts = CountPerClass();
+            var ordered = new Dictionary<string, int>();
+            for (int k = 0; k < counts.Length; k++) ordered[ClassNames[k]] = counts[k];
+            return ordered;
+        }
+    }
+
+    /// <summary>
+    /// Item <paramref name="index"/> at <paramref name="size"/> × <paramref name="size"/> as interleaved RGB bytes (H·W·3),
+    /// cropped as the data set says; what online augmentation and the decode cache work on.
+    /// </summary>
+    public virtual (byte[] Rgb, ImageGeometry Geometry) LoadRgb(int index, int size)
+    {
+        using var loaded = Load(index, size);
+        using var image = ImageDecoder.FromTensor(loaded.Pixels);
+        return (ImageDecoder.ToBytes(image), loaded.Geometry);
+    }
+
+    /// <summary>Item <paramref name="index"/> at its own resolution, cropped as the data set says (offline augmentation, rendering).</summary>
+    public virtual Image<Rgb24> LoadOriginal(int index)
+    {
+        int size = 0;
+        using (var probe = Load(index, 1)) size = Math.Max(probe.Geometry.CropWidth, probe.Geometry.CropHeight);
+        using var loaded = Load(index, Math.Max(1, size));
+        var image = ImageDecoder.FromTensor(loaded.Pixels);
+        var g = loaded.Geometry;
+        if (g.CropWidth != image.Width || g.CropHeight != image.Height)
+            image.Mutate(x => x.Resize(Math.Max(1, g.CropWidth), Math.Max(1, g.CropHeight)));
+        return image;
+    }
+}
+
+/// <summary>A file found at import that was left out of the data set, and why.</summary>
+public sealed record SkippedFile(string Path, ProtoPNetException Error)
+{
+    public string ErrorId => Error.ErrorId;
+}
+
+/// <summary>
+/// A data set whose pixels are already in memory: <see cref="BatchReader"/> asks it for whole batches at once
+/// instead of item by item (no decoding, no prefetch needed).
+/// </summary>
+public interface IInMemoryDataset
+{
+    /// <summary>False when the pixels are not in memory after all (a subset of a data set of files).</summary>
+    bool IsInMemory { get; }
+
+    /// <summary>Items <paramref name="indices"/> as RGB floats [B, 3, size, size] in [0, 1].</summary>
+    Tensor LoadBatch(IReadOnlyList<int> indices, int size);
 }
 
 /// <summary>One batch: normalized images [B,3,S,S], labels [B] (int64), and which dataset items they are.</summary>

@@ -6,7 +6,7 @@ namespace ProtoPNet.Data;
 /// Images already in memory as an RGB float tensor [N, 3, H, W] in [0, 1] with labels; items are resized
 /// on load when the model's input size differs. Used for IDX data and by tests.
 /// </summary>
-public sealed class TensorDataset : ImageDataset
+public sealed class TensorDataset : ImageDataset, IInMemoryDataset
 {
     private readonly Tensor images;
     private readonly int[] labels;
@@ -39,5 +39,17 @@ public sealed class TensorDataset : ImageDataset
             ? item.squeeze(0).clone()
             : nn.functional.interpolate(item, [size, size], mode: InterpolationMode.Bilinear, align_corners: false).squeeze(0);
         return new LoadedImage(pixels.MoveToOuterDisposeScope(), ImageGeometry.Whole(w, h, size));
+    }
+
+    public bool IsInMemory => true;
+
+    public Tensor LoadBatch(IReadOnlyList<int> indices, int size)
+    {
+        using var scope = NewDisposeScope();
+        using var index = tensor(indices.Select(i => (long)i).ToArray());
+        var batch = images.index_select(0, index);
+        if (batch.shape[2] != size || batch.shape[3] != size)
+            batch = nn.functional.interpolate(batch, [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
+        return batch.contiguous().MoveToOuterDisposeScope();
     }
 }

@@ -89,6 +89,20 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
     public int ClassCount => ClassNames.Count;
     public int FeatureMapSize => Network.Backbone.FeatureMapSize(Architecture.ImageSize) - Architecture.PrototypeSize + 1;
 
+    /// <summary>
+    /// The input window one prototype patch sees: the backbone cell's field widened by (PrototypeSize − 1) cells, centred
+    /// on the patch (the add-on layers are 1×1). Explanations report it beside each box, which is only as local as this.
+    /// </summary>
+    public ReceptiveField PatchReceptiveField
+    {
+        get
+        {
+            var cell = Network.Backbone.ReceptiveField;
+            int extra = (Architecture.PrototypeSize - 1) * cell.Stride;
+            return new ReceptiveField(cell.Size + extra, cell.Stride, cell.Offset + extra / 2.0);
+        }
+    }
+
     public long TrainableParameterCount => Network.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
     public long ParameterCount => Network.parameters().Sum(p => p.numel());
 

@@ -31,7 +31,6 @@ public static class ModelFile
     /// <summary>Single models are written as version 1, which they still are byte for byte, so older modules keep reading them.</summary>
     public const int ModelFormatVersion = 1;
     public const int EnsembleFormatVersion = 2;
-    private const int NewestReadableVersion = FormatVersion;
     private static readonly byte[] Magic = "PTPNMODL"u8.ToArray();
     private const int PrefixLength = 8 + 4 + 8;
     private const int ChecksumLength = 32;
@@ -56,32 +55,20 @@ public static class ModelFile
         public string Library { get; init; } = typeof(ModelFile).Assembly.GetName().Version?.ToString() ?? "";
     }
 
-    public static void Save(ProtoPNetModel model, string path, CancellationToken cancel = default) =>
-        WriteFile(path, ModelFormatVersion, ModelPayload(model), cancel);
+    public static void Save(ProtoPNetModel model, string path, CancellationToken cancel = default)
+    {
+        byte[] bytes = Serialize(model);
+        AtomicFile.Write(path, stream => stream.Write(bytes), cancel);
+    }
+
+    /// <summary>The complete file contents for <paramref name="model"/>; checkpoints embed them.</summary>
+    public static byte[] Serialize(ProtoPNetModel model) => FileBytes(ModelFormatVersion, ModelPayload(model));
 
     /// <summary>Saves an ensemble and all its members in one file (format version 2).</summary>
     public static void Save(ProtoPNetEnsemble ensemble, string path, CancellationToken cancel = default)
     {
-        byte[] payload;
-        using (var buffer = new MemoryStream())
-        {
-            using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
-            {
-                byte[] json = JsonSerializer.SerializeToUtf8Bytes(new EnsembleHeader { Name = ensemble.Name, Members = ensemble.MemberNames.ToArray() }, Json);
-                writer.Write(json.Length);
-                writer.Write(json);
-                writer.Write(ensemble.Members.Count);
-                foreach (var member in ensemble.Members)
-                {
-                    cancel.ThrowIfCancellationRequested();
-                    byte[] memberPayload = ModelPayload(member);
-                    writer.Write((long)memberPayload.Length);
-                    writer.Write(memberPayload);
-                }
-            }
-            payload = buffer.ToArray();
-        }
-        WriteFile(path, EnsembleFormatVersion, payload, cancel);
+        byte[] bytes = Serialize(ensemble, cancel);
+        AtomicFile.Write(path, stream => stream.Write(bytes), cancel);
     }
 
     /// <summary>Saves a model or an ensemble.</summary>
@@ -93,6 +80,27 @@ public static class ModelFile
             case ProtoPNetEnsemble e: Save(e, path, cancel); break;
             default: throw new ArgumentException($"Cannot save a {classifier.GetType().Name}.", nameof(classifier));
         }
+    }
+
+    /// <summary>The complete file contents for an ensemble: its members' model payloads in one file.</summary>
+    public static byte[] Serialize(ProtoPNetEnsemble ensemble, CancellationToken cancel = default)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        {
+            byte[] json = JsonSerializer.SerializeToUtf8Bytes(new EnsembleHeader { Name = ensemble.Name, Members = ensemble.MemberNames.ToArray() }, Json);
+            writer.Write(json.Length);
+            writer.Write(json);
+            writer.Write(ensemble.Members.Count);
+            foreach (var member in ensemble.Members)
+            {
+                cancel.ThrowIfCancellationRequested();
+                byte[] memberPayload = ModelPayload(member);
+                writer.Write((long)memberPayload.Length);
+                writer.Write(memberPayload);
+            }
+        }
+        return FileBytes(EnsembleFormatVersion, buffer.ToArray());
     }
 
     private sealed record EnsembleHeader
@@ -134,31 +142,42 @@ public static class ModelFile
         return buffer.ToArray();
     }
 
-    private static void WriteFile(string path, int version, byte[] payload, CancellationToken cancel)
+    private static byte[] FileBytes(int version, byte[] payload)
     {
         byte[] checksum = SHA256.HashData(payload);
-        AtomicFile.Write(path, stream =>
-        {
-            stream.Write(Magic);
-            stream.Write(BitConverter.GetBytes(version));
-            stream.Write(BitConverter.GetBytes((long)payload.Length));
-            stream.Write(payload);
-            stream.Write(checksum);
-        }, cancel);
+        using var file = new MemoryStream(PrefixLength + payload.Length + ChecksumLength);
+        file.Write(Magic);
+        file.Write(BitConverter.GetBytes(version));
+        file.Write(BitConverter.GetBytes((long)payload.Length));
+        file.Write(payload);
+        file.Write(checksum);
+        return file.ToArray();
     }
 
     private static void Write(this BinaryWriter writer, string name, Tensor tensor) => TensorIO.Write(writer, name, tensor);
 
-    /// <summary>Loads a single model; an ensemble file is refused with ModelFileIsEnsemble (use <see cref="LoadAny"/>).</summary>
-    public static ProtoPNetModel Load(string path, string? device = null) =>
-        LoadAny(path, device) as ProtoPNetModel
-        ?? throw new ProtoPNetException("ModelFileIsEnsemble", ErrorKind.InvalidArgument,
-            $"'{path}' holds an ensemble, not a single model.", path);
+    /// <summary>Loads a single model; an ensemble file is refused with ModelFileIsEnsemble (use <see cref="LoadAny(string, string?)"/>).</summary>
+    public static ProtoPNetModel Load(string path, string? device = null) => AsModel(LoadAny(path, device), path);
+
+    /// <summary>Reads a model from the bytes of a model file; <paramref name="path"/> only names it in errors.</summary>
+    public static ProtoPNetModel Load(Stream stream, string path, string? device = null) => AsModel(LoadAny(stream, path, device), path);
+
+    private static ProtoPNetModel AsModel(IClassifier classifier, string path) =>
+        classifier as ProtoPNetModel
+        ?? throw new ProtoPNetException("ModelFileIsEnsemble", ErrorKind.InvalidArgument, $"'{path}' holds an ensemble, not a single model.", path);
 
     /// <summary>Loads whatever the file holds: a <see cref="ProtoPNetModel"/> or a <see cref="ProtoPNetEnsemble"/>.</summary>
     public static IClassifier LoadAny(string path, string? device = null)
     {
-        byte[] payload = ReadVerifiedPayload(path);
+        if (!File.Exists(path))
+            throw new ProtoPNetException("ModelFileNotFound", ErrorKind.ObjectNotFound, $"Model file '{path}' does not exist.", path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return LoadAny(stream, path, device);
+    }
+
+    public static IClassifier LoadAny(Stream stream, string path, string? device = null)
+    {
+        byte[] payload = ReadVerifiedPayload(stream, path);
         string kind;
         try
         {
@@ -270,11 +289,8 @@ public static class ModelFile
     }
 
     /// <summary>Reads the file and checks magic, version, length and checksum; returns the payload.</summary>
-    private static byte[] ReadVerifiedPayload(string path)
+    private static byte[] ReadVerifiedPayload(Stream stream, string path)
     {
-        if (!File.Exists(path))
-            throw new ProtoPNetException("ModelFileNotFound", ErrorKind.ObjectNotFound, $"Model file '{path}' does not exist.", path);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         var prefix = new byte[PrefixLength];
         int read = stream.ReadAtLeast(prefix, PrefixLength, throwOnEndOfStream: false);
         if (read < Magic.Length || !prefix.AsSpan(0, Magic.Length).SequenceEqual(Magic))
@@ -283,9 +299,9 @@ public static class ModelFile
         if (read < PrefixLength)
             throw Truncated(path, stream.Length);
         int version = BitConverter.ToInt32(prefix, 8);
-        if (version < 1 || version > NewestReadableVersion)
+        if (version < 1 || version > FormatVersion)
             throw new ProtoPNetException("UnsupportedModelFileVersion", ErrorKind.InvalidData,
-                $"'{path}' is a ProtoPNet.PS model file of format version {version}; this module reads versions 1 to {NewestReadableVersion}. Update the module.", path);
+                $"'{path}' is a ProtoPNet.PS model file of format version {version}; this module reads versions 1 to {FormatVersion}. Update the module.", path);
         long length = BitConverter.ToInt64(prefix, 12);
         if (length < 0 || stream.Length < PrefixLength + length + ChecksumLength)
             throw Truncated(path, stream.Length);

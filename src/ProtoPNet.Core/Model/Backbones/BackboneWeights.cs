@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Text;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -29,7 +30,7 @@ public static partial class BackboneWeights
         try
         {
             var target = backbone.state_dict();
-            var (prefix, renamed) = MatchNames(file.Keys, target);
+            var renamed = MatchNames(file.Keys, target);
 
             // BatchNorm's batch counter is absent from torchvision's older files; PyTorch then leaves it at 0, as we do.
             var missing = target.Keys.Where(k => !renamed.ContainsKey(k) && !k.EndsWith(".num_batches_tracked", StringComparison.Ordinal)).ToList();
@@ -73,10 +74,10 @@ public static partial class BackboneWeights
     /// Backbone name → file name. Picks the prefix under which most names match, and maps DenseNet's old layer
     /// names (<c>norm.1</c>, <c>conv.2</c>, as in torchvision's own DenseNet files) onto the current ones, as torchvision does.
     /// </summary>
-    private static (string Prefix, Dictionary<string, string> Renamed) MatchNames(IEnumerable<string> fileNames, Dictionary<string, Tensor> target)
+    private static Dictionary<string, string> MatchNames(IEnumerable<string> fileNames, Dictionary<string, Tensor> target)
     {
         var names = fileNames.ToList();
-        (string, Dictionary<string, string>) best = ("", new());
+        var best = new Dictionary<string, string>();
         foreach (var prefix in Prefixes)
         {
             var map = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -85,7 +86,7 @@ public static partial class BackboneWeights
                 var name = LegacyDenseLayerName().Replace(fileName[prefix.Length..], "$1$2");
                 if (target.ContainsKey(name)) map.TryAdd(name, fileName);
             }
-            if (map.Count > best.Item2.Count) best = (prefix, map);
+            if (map.Count > best.Count) best = map;
         }
         return best;
     }
@@ -120,7 +121,7 @@ public static partial class BackboneWeights
         }
 
         if (head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return Guard(path, () => ReadPth(path));
-        if (LooksLikeSafetensors(head, length)) return Guard(path, () => Safetensors.LoadStateDict(path));
+        if (LooksLikeSafetensors(head, length)) return Guard(path, () => ReadSafetensors(path, length));
         if (head[0] == 0x80 && head[1] is >= 2 and <= 5)
             throw new ProtoPNetException("LegacyPthFormat", ErrorKind.InvalidData,
                 $"'{path}' was written by torch.save in PyTorch's legacy (pre-1.6, non-zip) format, which cannot be read here. " +
@@ -169,6 +170,59 @@ public static partial class BackboneWeights
     {
         long headerLength = BitConverter.ToInt64(head, 0);
         return BitConverter.IsLittleEndian && headerLength >= 2 && headerLength <= length - 8 && head[8] == '{';
+    }
+
+    /// <summary>
+    /// Safetensors, read here rather than through a library so that every offset and shape is checked against the
+    /// file before anything is allocated: a foreign or damaged file is refused, never a giant allocation.
+    /// </summary>
+    private static Dictionary<string, Tensor> ReadSafetensors(string path, long length)
+    {
+        using var stream = File.OpenRead(path);
+        using var reader = new BinaryReader(stream);
+        long headerLength = reader.ReadInt64();
+        if (headerLength > 100_000_000) throw Unreadable(path, "its safetensors header is implausibly large.");
+        long dataStart = 8 + headerLength;
+        using var header = JsonDocument.Parse(reader.ReadBytes((int)headerLength));
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var entry in header.RootElement.EnumerateObject())
+            {
+                if (entry.Name == "__metadata__") continue;
+                var (dtype, elementSize) = entry.Value.GetProperty("dtype").GetString() switch
+                {
+                    "F64" => (ScalarType.Float64, 8), "F32" => (ScalarType.Float32, 4), "F16" => (ScalarType.Float16, 2),
+                    "BF16" => (ScalarType.BFloat16, 2), "I64" => (ScalarType.Int64, 8), "I32" => (ScalarType.Int32, 4),
+                    "I16" => (ScalarType.Int16, 2), "I8" => (ScalarType.Int8, 1), "U8" => (ScalarType.Byte, 1),
+                    "BOOL" => (ScalarType.Bool, 1),
+                    var other => throw Unreadable(path, $"tensor '{entry.Name}' has element type '{other}', which is not supported."),
+                };
+                var shape = entry.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+                var offsets = entry.Value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+                long elements = 1;
+                foreach (long d in shape)
+                {
+                    if (d < 0 || d > length) throw Unreadable(path, $"tensor '{entry.Name}' has a dimension of {d}.");
+                    elements = checked(elements * d);
+                }
+                if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || dataStart + offsets[1] > length)
+                    throw Unreadable(path, $"tensor '{entry.Name}' lies outside the file.");
+                if (offsets[1] - offsets[0] != elements * elementSize)
+                    throw Unreadable(path, $"tensor '{entry.Name}' holds {offsets[1] - offsets[0]} bytes, its shape needs {elements * elementSize}.");
+                var tensor = torch.empty(shape, dtype);
+                result[entry.Name] = tensor;
+                stream.Position = dataStart + offsets[0];
+                tensor.bytes = reader.ReadBytes(checked((int)(offsets[1] - offsets[0])));
+            }
+            if (result.Count == 0) throw Unreadable(path, "the file holds no tensors.");
+            return result;
+        }
+        catch
+        {
+            foreach (var tensor in result.Values) tensor.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using ProtoPNet.Data;
+using ProtoPNet.Model;
+using ProtoPNet.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.LastLayer;
+
+public enum LastLayerMethod { Fista, Adam }
+
+public sealed record LastLayerOptions
+{
+    public LastLayerMethod Method { get; init; } = LastLayerMethod.Fista;
+    /// <summary>λ of the L1 term on wrong-class connections (the authors' coefficient).</summary>
+    public double Lambda { get; init; } = 1e-4;
+    /// <summary>FISTA stops when the optimality measure (largest subgradient violation) is at most this.</summary>
+    public double Tolerance { get; init; } = 1e-5;
+    public int MaxIterations { get; init; } = 5000;
+    /// <summary>Adam variant: passes over the similarity vectors, learning rate and minibatch size (the authors': 20, 1e-4, 80).</summary>
+    public int Passes { get; init; } = 20;
+    public double LearningRate { get; init; } = 1e-4;
+    public int BatchSize { get; init; } = 80;
+    public int? Seed { get; init; }
+    /// <summary>Batch size of the one pass that computes the similarity vectors.</summary>
+    public int FeatureBatchSize { get; init; } = 100;
+}
+
+/// <summary>The outcome of stage 3.</summary>
+public sealed class LastLayerResult
+{
+    public string Model { get; init; } = "";
+    public string Method { get; init; } = "";
+    public double Lambda { get; init; }
+    /// <summary>mean CE + λ·Σ|w| over wrong-class connections, at the returned weights.</summary>
+    public double Objective { get; init; }
+    public double CrossEntropy { get; init; }
+    public double Penalty { get; init; }
+    /// <summary>Largest violation of the optimality conditions (0 at the exact optimum); see <see cref="LastLayerSolver"/>.</summary>
+    public double Optimality { get; init; }
+    public double Tolerance { get; init; }
+    public bool Converged { get; init; }
+    public int Iterations { get; init; }
+    /// <summary>Fraction of wrong-class connections that are exactly zero.</summary>
+    public double WrongClassSparsity { get; init; }
+    /// <summary>Accuracy on the optimization set with the new last layer.</summary>
+    public double Accuracy { get; init; }
+    public double AccuracyBefore { get; init; }
+    public int Count { get; init; }
+    public double SimilaritySeconds { get; init; }
+    public double SolveSeconds { get; init; }
+    public double Seconds { get; init; }
+}
+
+/// <summary>
+/// Stage 3: with backbone, add-on and prototypes frozen, each image's similarity vector is computed once (eval, no grad)
+/// and the convex last-layer problem is solved on them — exactly (FISTA) or the authors' way (Adam passes).
+/// </summary>
+public static class LastLayerOptimizer
+{
+    public static LastLayerResult Optimize(ProtoPNetModel model, ImageDataset dataset, LastLayerOptions? options = null,
+        Action<int, int, string>? progress = null, CancellationToken cancel = default)
+    {
+        options ??= new LastLayerOptions();
+        ModelEvaluator.RequireSameClasses(model, dataset);
+        if (!(options.Lambda >= 0))
+            throw new ProtoPNetException("InvalidLambda", ErrorKind.InvalidArgument, $"Lambda must be zero or positive, not {options.Lambda}.", options.Lambda);
+        var clock = Stopwatch.StartNew();
+        lock (model.SyncRoot)
+        {
+            var network = model.Network;
+            var (similarities, labels) = SimilarityVectors(model, dataset, options.FeatureBatchSize, progress, cancel);
+            using (similarities)
+            using (labels)
+            {
+                if (labels.shape[0] == 0)
+                    throw new ProtoPNetException("EmptyDataset", ErrorKind.InvalidArgument, $"No image of dataset '{dataset.Name}' could be loaded.", dataset.Name);
+                double similaritySeconds = clock.Elapsed.TotalSeconds;
+                using var mask = (1 - network.PrototypeClassIdentity.t()).to(ScalarType.Float64);
+                using var initial = network.LastLayer.weight!.detach().clone();
+                double accuracyBefore = Accuracy(similarities, labels, initial);
+                var solveClock = Stopwatch.StartNew();
+                SolveResult solved = options.Method == LastLayerMethod.Fista
+                    ? LastLayerSolver.Fista(similarities, labels, mask, initial, options.Lambda, options.Tolerance, options.MaxIterations,
+                        (i, objective, optimality) => progress?.Invoke(i, options.MaxIterations, $"FISTA objective {objective:G6}, optimality {optimality:G3}"), cancel)
+                    : AdamPasses(similarities, labels, mask, initial, options, progress, cancel);
+                double solveSeconds = solveClock.Elapsed.TotalSeconds;
+                using (solved.Weight)
+                {
+                    using (torch.no_grad()) network.LastLayer.weight!.copy_(solved.Weight.to(network.LastLayer.weight!.dtype));
+                    using var wrong = mask.to(ScalarType.Bool);
+                    using var zeros = solved.Weight.eq(0).logical_and(wrong);
+                    double sparsity = zeros.sum().item<long>() / Math.Max(1.0, wrong.sum().item<long>());
+                    double accuracy = Accuracy(similarities, labels, solved.Weight);
+                    var result = new LastLayerResult
+                    {
+                        Model = model.Name,
+                        Method = options.Method.ToString(),
+                        Lambda = options.Lambda,
+                        Objective = solved.Objective,
+                        CrossEntropy = solved.CrossEntropy,
+                        Penalty = solved.Penalty,
+                        Optimality = solved.Optimality,
+                        Tolerance = options.Tolerance,
+                        Converged = solved.Converged,
+                        Iterations = solved.Iterations,
+                        WrongClassSparsity = sparsity,
+                        Accuracy = accuracy,
+                        AccuracyBefore = accuracyBefore,
+                        Count = (int)labels.shape[0],
+                        SimilaritySeconds = similaritySeconds,
+                        SolveSeconds = solveSeconds,
+                        Seconds = clock.Elapsed.TotalSeconds,
+                    };
+                    model.History.Add(new HistoryEntry
+                    {
+                        Stage = "LastLayer",
+                        Values = new Dictionary<string, double>
+                        {
+                            ["Lambda"] = result.Lambda,
+                            ["Objective"] = result.Objective,
+                            ["Optimality"] = result.Optimality,
+                            ["WrongClassSparsity"] = result.WrongClassSparsity,
+                            ["Accuracy"] = result.Accuracy,
+                        },
+                        Note = $"{result.Method}, {result.Iterations} iterations, {dataset.Name}",
+                    });
+                    return result;
+                }
+            }
+        }
+    }
+
+    /// <summary>Each loadable image's similarity vector [N, m] (float64) and label [N], in one eval-mode, no-grad pass.</summary>
+    public static (Tensor Similarities, Tensor Labels) SimilarityVectors(ProtoPNetModel model, ImageDataset dataset, int batchSize,
+        Action<int, int, string>? progress, CancellationToken cancel)
+    {
+        var network = model.Network;
+        var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
+        var parts = new List<Tensor>();
+        var labelParts = new List<Tensor>();
+        bool wasTraining = network.training;
+        network.eval();
+        try
+        {
+            using var _ = torch.no_grad();
+            int done = 0;
+            foreach (var batch in reader.Read(Enumerable.Range(0, dataset.Count).ToArray(), batchSize, model.Device, cancel))
+            {
+                using (batch)
+                using (var scope = NewDisposeScope())
+                {
+                    using var output = network.forward(batch.Images);
+                    parts.Add(network.Similarities(output.MinDistances).to(ScalarType.Float64).cpu().DetachFromDisposeScope());
+                    labelParts.Add(batch.Labels.cpu().clone().DetachFromDisposeScope());
+                    done += batch.Indices.Length;
+                }
+                progress?.Invoke(done, dataset.Count, "Computing similarity vectors");
+            }
+            if (parts.Count == 0) return (torch.zeros(0, model.PrototypeCount, dtype: ScalarType.Float64), torch.zeros(0, dtype: ScalarType.Int64));
+            return (torch.cat(parts, 0), torch.cat(labelParts, 0));
+        }
+        finally
+        {
+            foreach (var t in parts) t.Dispose();
+            foreach (var t in labelParts) t.Dispose();
+            if (wasTraining) network.train();
+        }
+    }
+
+    private static double Accuracy(Tensor similarities, Tensor labels, Tensor weight)
+    {
+        using var scope = NewDisposeScope();
+        var logits = similarities.matmul(weight.to(ScalarType.Float64).t());
+        return logits.argmax(1).eq(labels).to(ScalarType.Float64).mean().item<double>();
+    }
+
+    /// <summary>The authors' stage 3: Adam (lr 1e-4) on CE + λ·L1 over shuffled minibatches, for a number of passes.</summary>
+    private static SolveResult AdamPasses(Tensor similarities, Tensor labels, Tensor mask, Tensor initial, LastLayerOptions options,
+        Action<int, int, string>? progress, CancellationToken cancel)
+    {
+        var s = similarities.to(ScalarType.Float32);
+        var m32 = mask.to(ScalarType.Float32);
+        var weight = new Parameter(initial.to(ScalarType.Float32).clone());
+        using var optimizer = new Adam([weight], options.LearningRate, 0.9, 0.999, 1e-8, 0, false, false);
+        long n = s.shape[0];
+        var random = new Random(options.Seed ?? 0);
+        int steps = 0;
+        try
+        {
+            for (int pass = 0; pass < options.Passes; pass++)
+            {
+                var order = Enumerable.Range(0, (int)n).OrderBy(_ => random.Next()).Select(i => (long)i).ToArray();
+                for (int start = 0; start < n; start += options.BatchSize)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    var rows = torch.tensor(order.AsSpan(start, (int)Math.Min(options.BatchSize, n - start)).ToArray());
+                    var logits = s.index_select(0, rows).matmul(weight.t());
+                    var loss = nn.functional.cross_entropy(logits, labels.index_select(0, rows)) + options.Lambda * (weight * m32).abs().sum();
+                    optimizer.zero_grad();
+                    loss.backward();
+                    optimizer.step();
+                    steps++;
+                }
+                progress?.Invoke(pass + 1, options.Passes, "Adam passes over the similarity vectors");
+            }
+            using var noGrad = torch.no_grad();
+            var w = weight.detach().to(ScalarType.Float64).clone();
+            double ce;
+            using (var value = LastLayerSolver.SmoothValue(similarities, labels, w)) ce = value.item<double>();
+            double penalty = LastLayerSolver.Penalty(w, mask);
+            double optimality = LastLayerSolver.Optimality(similarities, labels, w, mask, options.Lambda);
+            return new SolveResult(w, ce + options.Lambda * penalty, ce, penalty, optimality, steps, optimality <= options.Tolerance);
+        }
+        finally
+        {
+            weight.Dispose();
+            s.Dispose();
+            m32.Dispose();
+        }
+    }
+}

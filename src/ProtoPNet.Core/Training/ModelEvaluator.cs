@@ -1,0 +1,158 @@
+using ProtoPNet.Data;
+using ProtoPNet.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Training;
+
+/// <summary>Accuracy of one true class.</summary>
+public sealed class ClassAccuracy
+{
+    public int ClassIndex { get; init; }
+    public string Class { get; init; } = "";
+    public int Count { get; init; }
+    public int Correct { get; init; }
+    /// <summary>NaN when the dataset has no image of this class.</summary>
+    public double Accuracy { get; init; }
+}
+
+/// <summary>Top-1 / top-5 accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted).</summary>
+public sealed class EvaluationResult
+{
+    public string Model { get; init; } = "";
+    public string Dataset { get; init; } = "";
+    public double Accuracy { get; init; }
+    public double Top5Accuracy { get; init; }
+    public int Count { get; init; }
+    public int Skipped { get; init; }
+    public IReadOnlyList<string> ClassNames { get; init; } = [];
+    public IReadOnlyList<ClassAccuracy> PerClass { get; init; } = [];
+    public int[,] Confusion { get; init; } = new int[0, 0];
+    public double Seconds { get; init; }
+    public double ImagesPerSecond { get; init; }
+}
+
+public static class ModelEvaluator
+{
+    /// <summary>Throws ClassMismatch unless the dataset has the model's classes in the model's order.</summary>
+    public static void RequireSameClasses(ProtoPNetModel model, ImageDataset dataset)
+    {
+        if (!model.ClassNames.SequenceEqual(dataset.ClassNames, StringComparer.Ordinal))
+            throw new ProtoPNetException("ClassMismatch", ErrorKind.InvalidArgument,
+                $"Dataset '{dataset.Name}' has classes ({Describe(dataset.ClassNames)}) but model '{model.Name}' was built for ({Describe(model.ClassNames)}). " +
+                "The class names and their order must be the same.", dataset.Name);
+    }
+
+    private static string Describe(IReadOnlyList<string> names) =>
+        names.Count <= 6 ? string.Join(", ", names) : $"{names.Count}: {string.Join(", ", names.Take(5))}, …";
+
+    /// <summary>Eval-mode, no-grad pass over <paramref name="dataset"/> (optionally only <paramref name="indices"/>).</summary>
+    public static EvaluationResult Evaluate(ProtoPNetModel model, ImageDataset dataset, int batchSize = 100,
+        IReadOnlyList<int>? indices = null, Action<int, int>? progress = null, CancellationToken cancel = default)
+    {
+        RequireSameClasses(model, dataset);
+        var order = indices ?? Enumerable.Range(0, dataset.Count).ToArray();
+        int k = model.ClassCount;
+        var confusion = new int[k, k];
+        int count = 0, top5 = 0, done = 0;
+        var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        lock (model.SyncRoot)
+        {
+            bool wasTraining = model.Network.training;
+            model.Network.eval();
+            try
+            {
+                using var _ = torch.no_grad();
+                foreach (var batch in reader.Read(order, batchSize, model.Device, cancel))
+                {
+                    using (batch)
+                    using (var scope = NewDisposeScope())
+                    {
+                        using var output = model.Network.forward(batch.Images);
+                        var (predicted, inTop5) = Predictions(output.Logits, batch.Labels);
+                        var labels = batch.Labels.cpu().data<long>().ToArray();
+                        for (int i = 0; i < labels.Length; i++)
+                        {
+                            confusion[labels[i], predicted[i]]++;
+                            if (inTop5[i]) top5++;
+                        }
+                        count += labels.Length;
+                    }
+                    done += batch.Indices.Length;
+                    progress?.Invoke(done, order.Count);
+                }
+            }
+            finally
+            {
+                if (wasTraining) model.Network.train();
+            }
+        }
+        int correct = 0;
+        for (int c = 0; c < k; c++) correct += confusion[c, c];
+        var perClass = Enumerable.Range(0, k).Select(c =>
+        {
+            int n = 0;
+            for (int p = 0; p < k; p++) n += confusion[c, p];
+            return new ClassAccuracy { ClassIndex = c, Class = model.ClassNames[c], Count = n, Correct = confusion[c, c], Accuracy = n == 0 ? double.NaN : (double)confusion[c, c] / n };
+        }).ToArray();
+        double seconds = clock.Elapsed.TotalSeconds;
+        return new EvaluationResult
+        {
+            Model = model.Name,
+            Dataset = dataset.Name,
+            Accuracy = count == 0 ? double.NaN : (double)correct / count,
+            Top5Accuracy = count == 0 ? double.NaN : (double)top5 / count,
+            Count = count,
+            Skipped = reader.Skipped.Count,
+            ClassNames = model.ClassNames.ToArray(),
+            PerClass = perClass,
+            Confusion = confusion,
+            Seconds = seconds,
+            ImagesPerSecond = seconds > 0 ? count / seconds : 0,
+        };
+    }
+
+    /// <summary>Predicted class of every dataset item in order (−1 for items that could not be loaded), with the labels.</summary>
+    public static (long[] Predicted, long[] Labels) Predict(ProtoPNetModel model, ImageDataset dataset, int batchSize = 100, CancellationToken cancel = default)
+    {
+        var predicted = Enumerable.Repeat(-1L, dataset.Count).ToArray();
+        var labels = Enumerable.Range(0, dataset.Count).Select(i => (long)dataset.LabelOf(i)).ToArray();
+        var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
+        lock (model.SyncRoot)
+        {
+            bool wasTraining = model.Network.training;
+            model.Network.eval();
+            try
+            {
+                using var _ = torch.no_grad();
+                foreach (var batch in reader.Read(Enumerable.Range(0, dataset.Count).ToArray(), batchSize, model.Device, cancel))
+                {
+                    using (batch)
+                    using (var scope = NewDisposeScope())
+                    {
+                        using var output = model.Network.forward(batch.Images);
+                        var p = output.Logits.argmax(1).cpu().data<long>().ToArray();
+                        for (int i = 0; i < p.Length; i++) predicted[batch.Indices[i]] = p[i];
+                    }
+                }
+            }
+            finally
+            {
+                if (wasTraining) model.Network.train();
+            }
+        }
+        return (predicted, labels);
+    }
+
+    /// <summary>Top-1 predictions and whether the true label is among the top 5 (all of them when K ≤ 5).</summary>
+    internal static (long[] Predicted, bool[] InTop5) Predictions(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var predicted = logits.argmax(1).cpu().data<long>().ToArray();
+        int kTop = (int)Math.Min(5, logits.shape[1]);
+        var top = logits.topk(kTop, dim: 1).indexes;
+        var hit = top.eq(labels.view(-1, 1)).any(1).cpu().data<bool>().ToArray();
+        return (predicted, hit);
+    }
+}

@@ -1,0 +1,80 @@
+using ProtoPNet.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Training;
+
+/// <summary>The named parts of a ProtoPNet that train with their own learning rates.</summary>
+public enum ParameterGroup { Backbone, AddOn, Prototypes, LastLayer }
+
+public static class ParameterGroups
+{
+    public static IReadOnlyList<ParameterGroup> All { get; } = Enum.GetValues<ParameterGroup>();
+
+    public static IEnumerable<Parameter> Of(ProtoPNetNetwork network, ParameterGroup group) => group switch
+    {
+        ParameterGroup.Backbone => network.Backbone.parameters(),
+        ParameterGroup.AddOn => network.AddOn.parameters(),
+        ParameterGroup.Prototypes => [network.Prototypes],
+        ParameterGroup.LastLayer => network.LastLayer.parameters(),
+        _ => throw new ArgumentOutOfRangeException(nameof(group)),
+    };
+
+    /// <summary>Makes exactly the given groups trainable (requires_grad) and freezes the others.</summary>
+    public static void SetTrainable(ProtoPNetNetwork network, IEnumerable<ParameterGroup> trainable)
+    {
+        var set = trainable.ToHashSet();
+        foreach (var group in All)
+            foreach (var p in Of(network, group))
+                p.requires_grad = set.Contains(group);
+    }
+
+    /// <summary>
+    /// Puts the network in training mode except for a frozen backbone, which stays in eval mode so that
+    /// its BatchNorm running statistics do not move (the authors' code lets them drift during warm epochs).
+    /// </summary>
+    public static void SetTrainingMode(ProtoPNetNetwork network, bool backboneTrains)
+    {
+        network.train();
+        if (!backboneTrains) network.Backbone.eval();
+    }
+}
+
+/// <summary>A copy of a network's parameters and buffers, for best-model selection and checkpoints.</summary>
+public sealed class NetworkState : IDisposable
+{
+    private readonly Dictionary<string, Tensor> tensors;
+
+    private NetworkState(Dictionary<string, Tensor> tensors) => this.tensors = tensors;
+
+    public IReadOnlyDictionary<string, Tensor> Tensors => tensors;
+
+    public static NetworkState Capture(nn.Module module)
+    {
+        using var _ = torch.no_grad();
+        var copy = new Dictionary<string, Tensor>();
+        foreach (var (name, t) in module.state_dict()) copy[name] = t.detach().clone().DetachFromDisposeScope();
+        return new NetworkState(copy);
+    }
+
+    public static NetworkState FromTensors(Dictionary<string, Tensor> tensors) => new(tensors);
+
+    /// <summary>Copies this state into <paramref name="module"/> (same architecture).</summary>
+    public void Restore(nn.Module module)
+    {
+        using var _ = torch.no_grad();
+        foreach (var (name, target) in module.state_dict())
+        {
+            if (!tensors.TryGetValue(name, out var source) || !source.shape.SequenceEqual(target.shape))
+                throw new ProtoPNetException("StateMismatch", ErrorKind.InvalidData, $"Saved state has no tensor '{name}' of shape [{string.Join(",", target.shape)}].", name);
+            target.copy_(source);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in tensors.Values) t.Dispose();
+        tensors.Clear();
+    }
+}

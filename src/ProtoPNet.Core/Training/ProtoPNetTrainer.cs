@@ -1,0 +1,381 @@
+using System.Diagnostics;
+using ProtoPNet.Data;
+using ProtoPNet.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Training;
+
+/// <summary>What a stage-1 run did.</summary>
+public sealed class TrainingSummary
+{
+    public IReadOnlyList<TrainingEpochResult> Epochs { get; init; } = [];
+    public int? BestEpoch { get; init; }
+    public double? BestValidationAccuracy { get; init; }
+    /// <summary>True when the model was set back to the weights of <see cref="BestEpoch"/> at the end.</summary>
+    public bool RestoredBest { get; init; }
+    public int ResumedFromEpoch { get; init; }
+    public int Seed { get; init; }
+    public IReadOnlyList<SkippedItem> Skipped { get; init; } = [];
+}
+
+/// <summary>Callbacks of a run. All are called synchronously on the thread that called <see cref="ProtoPNetTrainer.Train"/>.</summary>
+public sealed class TrainingCallbacks
+{
+    public Action<TrainingEpochResult>? EpochCompleted { get; init; }
+    public Action<TrainingProgress>? Progress { get; init; }
+    public Action<string>? Warning { get; init; }
+    public Action<string>? Verbose { get; init; }
+}
+
+/// <summary>
+/// Stage 1 of ProtoPNet training (paper §2.2): phases of Adam over CE + λ1·Clst + λ2·Sep + λ3·L1, with per-group
+/// learning rates, validation-based model selection and resumable checkpoints. Runs on the calling thread.
+/// </summary>
+public static class ProtoPNetTrainer
+{
+    public const string CheckpointFileName = "checkpoint.ptck";
+
+    public static TrainingSummary Train(ProtoPNetModel model, ImageDataset train, ImageDataset? validation, TrainingOptions options,
+        TrainingCallbacks? callbacks = null, CancellationToken cancel = default)
+    {
+        callbacks ??= new TrainingCallbacks();
+        Validate(model, train, validation, options);
+        lock (model.SyncRoot)
+        {
+            var run = new Run(model, train, validation, options, callbacks, cancel);
+            try
+            {
+                return run.Execute();
+            }
+            finally
+            {
+                run.Dispose();
+            }
+        }
+    }
+
+    private static void Validate(ProtoPNetModel model, ImageDataset train, ImageDataset? validation, TrainingOptions options)
+    {
+        ModelEvaluator.RequireSameClasses(model, train);
+        if (validation is not null) ModelEvaluator.RequireSameClasses(model, validation);
+        if (train.Count == 0)
+            throw new ProtoPNetException("EmptyDataset", ErrorKind.InvalidArgument, $"Training dataset '{train.Name}' has no images.", train.Name);
+        if (options.BatchSize < 1)
+            throw new ProtoPNetException("InvalidBatchSize", ErrorKind.InvalidArgument, "BatchSize must be at least 1.", options.BatchSize);
+        if (options.Phases.Count == 0 || options.Phases.Any(p => p.Epochs < 0) || options.Phases.Sum(p => p.Epochs) == 0)
+            throw new ProtoPNetException("NoEpochs", ErrorKind.InvalidArgument, "Nothing to train: give at least one warm or joint epoch.");
+        foreach (var g in options.Phases.SelectMany(p => p.Groups))
+            if (!(g.LearningRate > 0) || g.WeightDecay < 0 || double.IsNaN(g.WeightDecay))
+                throw new ProtoPNetException("InvalidLearningRate", ErrorKind.InvalidArgument,
+                    $"Learning rate {g.LearningRate} / weight decay {g.WeightDecay} of group {g.Group} is not valid: the rate must be positive, the decay not negative.", g.Group);
+        if (options.Resume && options.CheckpointDirectory is null)
+            throw new ProtoPNetException("ResumeNeedsCheckpointDirectory", ErrorKind.InvalidArgument, "-Resume needs -CheckpointDirectory.");
+    }
+
+    /// <summary>The visiting order of epoch <paramref name="epoch"/>: a Fisher–Yates shuffle seeded by (seed, epoch), so a resumed run replays it.</summary>
+    public static int[] ShuffleOrder(int seed, int epoch, int count)
+    {
+        var random = new Random(HashCode.Combine(seed, epoch, 0x5EED));
+        var order = Enumerable.Range(0, count).ToArray();
+        for (int i = count - 1; i > 0; i--)
+        {
+            int j = random.Next(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+
+    private sealed class Run : IDisposable
+    {
+        private readonly ProtoPNetModel model;
+        private readonly ProtoPNetNetwork network;
+        private readonly ImageDataset train;
+        private readonly ImageDataset? validation;
+        private readonly TrainingOptions options;
+        private readonly TrainingCallbacks callbacks;
+        private readonly CancellationToken cancel;
+        private readonly BatchReader reader;
+        private readonly List<TrainingEpochResult> results = new();
+        private readonly int totalEpochs;
+        private readonly string? checkpointPath;
+        private NetworkState? best;
+        private int? bestEpoch;
+        private double? bestAccuracy;
+        private FeatureCache? cache;
+        private int seed;
+
+        public Run(ProtoPNetModel model, ImageDataset train, ImageDataset? validation, TrainingOptions options, TrainingCallbacks callbacks, CancellationToken cancel)
+        {
+            this.model = model;
+            network = model.Network;
+            this.train = train;
+            this.validation = validation;
+            this.options = options;
+            this.callbacks = callbacks;
+            this.cancel = cancel;
+            reader = new BatchReader(train, model.ImageSize, model.Normalization);
+            totalEpochs = options.Phases.Sum(p => p.Epochs);
+            checkpointPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
+        }
+
+        public TrainingSummary Execute()
+        {
+            int completed = 0;
+            byte[]? optimizerState = null;
+            int optimizerPhase = -1;
+            seed = options.Seed ?? Random.Shared.Next();
+            if (options.Resume && checkpointPath is not null && File.Exists(checkpointPath))
+            {
+                var checkpoint = TrainingCheckpoint.Load(checkpointPath);
+                checkpoint.ApplyTo(model, options, totalEpochs);
+                if (options.Seed is int s && s != checkpoint.State.Seed)
+                    callbacks.Warning?.Invoke($"The checkpoint was trained with seed {checkpoint.State.Seed}; resuming with it, not {s}.");
+                seed = checkpoint.State.Seed;
+                completed = checkpoint.State.CompletedEpochs;
+                results.AddRange(checkpoint.State.Results);
+                bestEpoch = checkpoint.State.BestEpoch;
+                bestAccuracy = checkpoint.State.BestValidationAccuracy;
+                best = checkpoint.TakeBest();
+                optimizerState = checkpoint.OptimizerState;
+                optimizerPhase = checkpoint.State.OptimizerPhase;
+                if (checkpoint.RngState is not null) torch.set_rng_state(checkpoint.RngState);
+                checkpoint.Dispose();
+                callbacks.Verbose?.Invoke($"Resuming from '{checkpointPath}' after epoch {completed} of {totalEpochs}.");
+            }
+            else
+            {
+                if (options.Resume)
+                    callbacks.Warning?.Invoke($"No checkpoint at '{checkpointPath}'; starting from epoch 1.");
+                torch.manual_seed(seed);
+            }
+            int resumedFrom = completed;
+
+            bool wasTraining = network.training;
+            var wasTrainable = network.parameters().Select(p => p.requires_grad).ToArray();
+            try
+            {
+                int epochStart = 0;
+                for (int phaseIndex = 0; phaseIndex < options.Phases.Count; phaseIndex++)
+                {
+                    var phase = options.Phases[phaseIndex];
+                    int phaseEnd = epochStart + phase.Epochs;
+                    if (completed < phaseEnd)
+                    {
+                        RunPhase(phase, phaseIndex, epochStart, ref completed, phaseIndex == optimizerPhase ? optimizerState : null);
+                    }
+                    epochStart = phaseEnd;
+                    DisposeCache();
+                }
+            }
+            finally
+            {
+                DisposeCache();
+                int i = 0;
+                foreach (var p in network.parameters()) p.requires_grad = wasTrainable[i++];
+                if (wasTraining) network.train(); else network.eval();
+            }
+
+            bool restored = false;
+            if (best is not null && bestEpoch is int be && be != completed)
+            {
+                best.Restore(network);
+                restored = true;
+                callbacks.Verbose?.Invoke($"Restored the weights of epoch {be}, the best on the validation set ({bestAccuracy:P2}).");
+            }
+            model.History.Add(new HistoryEntry
+            {
+                Stage = "Training",
+                Values = new Dictionary<string, double>
+                {
+                    ["Epochs"] = completed,
+                    ["FinalTrainAccuracy"] = results.Count > 0 ? results[^1].TrainAccuracy : double.NaN,
+                    ["BestEpoch"] = bestEpoch ?? completed,
+                    ["BestValidationAccuracy"] = bestAccuracy ?? double.NaN,
+                },
+                Note = string.Join(", ", options.Phases.Select(p => $"{p.Name} {p.Epochs}")) + $"; batch {options.BatchSize}; seed {seed}" +
+                       (restored ? $"; kept epoch {bestEpoch} (best validation accuracy)" : ""),
+            });
+            return new TrainingSummary
+            {
+                Epochs = results.ToArray(),
+                BestEpoch = bestEpoch,
+                BestValidationAccuracy = bestAccuracy,
+                RestoredBest = restored,
+                ResumedFromEpoch = resumedFrom,
+                Seed = seed,
+                Skipped = reader.Skipped.ToArray(),
+            };
+        }
+
+        private void RunPhase(TrainingPhase phase, int phaseIndex, int epochStart, ref int completed, byte[]? optimizerState)
+        {
+            ParameterGroups.SetTrainable(network, phase.Groups.Select(g => g.Group));
+            bool backboneTrains = phase.Trains(ParameterGroup.Backbone);
+            var groups = phase.Groups.Select(g => new Adam.ParamGroup(ParameterGroups.Of(network, g.Group).ToArray(),
+                g.LearningRate, 0.9, 0.999, 1e-8, g.WeightDecay, false, false)).ToArray();
+            using var optimizer = new Adam(groups, phase.Groups[0].LearningRate, 0.9, 0.999, 1e-8, 0, false, false);
+            if (optimizerState is not null)
+            {
+                using var stateReader = new BinaryReader(new MemoryStream(optimizerState));
+                optimizer.load_state_dict(stateReader);
+            }
+            for (int phaseEpoch = completed - epochStart; phaseEpoch < phase.Epochs; phaseEpoch++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                int epoch = epochStart + phaseEpoch + 1;
+                double factor = phase.LearningRateFactor(phaseEpoch);
+                int g = 0;
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = phase.Groups[g++].LearningRate * factor;
+
+                if (!backboneTrains && cache is null) cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, Report(epoch, phase), cancel);
+                var result = RunEpoch(epoch, phase, optimizer, backboneTrains);
+                completed = epoch;
+                results.Add(result);
+                if (checkpointPath is not null) SaveCheckpoint(completed, phaseIndex, optimizer);
+                callbacks.EpochCompleted?.Invoke(result);
+            }
+        }
+
+        private Action<int, int, string> Report(int epoch, TrainingPhase phase) => (done, total, activity) =>
+            callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, done, total, 0, null, activity));
+
+        private TrainingEpochResult RunEpoch(int epoch, TrainingPhase phase, Adam optimizer, bool backboneTrains)
+        {
+            var clock = Stopwatch.StartNew();
+            ParameterGroups.SetTrainingMode(network, backboneTrains);
+            var order = ShuffleOrder(seed, epoch, train.Count);
+            if (cache is not null) order = order.Where(cache.Contains).ToArray();
+            int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
+            double loss = 0, ce = 0, clst = 0, sep = 0, l1 = 0;
+            long seen = 0, correct = 0;
+            int batchNumber = 0;
+            foreach (var (images, labels, size) in Batches(order))
+            {
+                batchNumber++;
+                using var scope = NewDisposeScope();
+                ProtoPNetOutput output;
+                if (backboneTrains) output = network.forward(images);
+                else
+                {
+                    Tensor features;
+                    if (cache is not null) features = images; // already the backbone's output
+                    else using (torch.no_grad()) features = network.Backbone.forward(images);
+                    output = network.ForwardFromBackboneFeatures(features);
+                }
+                using var terms = ProtoPNetLoss.Compute(output.Logits, output.MinDistances, labels,
+                    network.PrototypeClassIdentity, network.LastLayer.weight!, options.Coefficients);
+                var values = torch.stack([terms.Total.detach(), terms.CrossEntropy.detach(), terms.Cluster.detach(), terms.Separation.detach(), terms.L1.detach()])
+                    .cpu().data<float>().ToArray();
+                if (!values.All(float.IsFinite))
+                    throw new ProtoPNetException("NonFiniteLoss", ErrorKind.InvalidOperation,
+                        $"The loss became {values[0]} (cross-entropy {values[1]}, cluster {values[2]}, separation {values[3]}, L1 {values[4]}) " +
+                        $"at epoch {epoch}, batch {batchNumber} of {batchCount}; training stopped before the update. " +
+                        (checkpointPath is not null ? $"The last good checkpoint is kept at '{checkpointPath}'. " : "") +
+                        "Lower the learning rates or check the data for invalid values.", epoch);
+                optimizer.zero_grad();
+                terms.Total.backward();
+                optimizer.step();
+
+                correct += output.Logits.argmax(1).eq(labels).sum().item<long>();
+                seen += size;
+                loss += values[0] * size; ce += values[1] * size; clst += values[2] * size; sep += values[3] * size; l1 += values[4] * size;
+                images.Dispose();
+                labels.Dispose();
+                output.Dispose();
+
+                double rate = seen / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+                long remainingImages = (order.Length - seen) + (long)(totalEpochs - epoch) * order.Length;
+                callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, batchNumber, batchCount, rate,
+                    TimeSpan.FromSeconds(remainingImages / Math.Max(1e-9, rate)), "Training"));
+                cancel.ThrowIfCancellationRequested();
+            }
+
+            double seconds = clock.Elapsed.TotalSeconds;
+            double? validationAccuracy = null;
+            if (validation is not null)
+            {
+                validationAccuracy = ModelEvaluator.Evaluate(model, validation, options.EvaluationBatchSize,
+                    progress: (done, total) => callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, done, total, 0, null, "Validating")),
+                    cancel: cancel).Accuracy;
+            }
+            bool isBest = validationAccuracy is double acc && (bestAccuracy is null || acc > bestAccuracy);
+            if (isBest)
+            {
+                best?.Dispose();
+                best = NetworkState.Capture(network);
+                bestEpoch = epoch;
+                bestAccuracy = validationAccuracy;
+            }
+            double n = Math.Max(1, seen);
+            return new TrainingEpochResult
+            {
+                Epoch = epoch,
+                Phase = phase.Name,
+                Loss = loss / n,
+                CrossEntropy = ce / n,
+                Cluster = clst / n,
+                Separation = sep / n,
+                L1 = l1 / n,
+                TrainAccuracy = correct / n,
+                ValidationAccuracy = validationAccuracy,
+                Seconds = seconds,
+                ImagesPerSecond = seen / Math.Max(1e-9, seconds),
+                IsBest = isBest,
+                BackboneCached = cache is not null && !phase.Trains(ParameterGroup.Backbone),
+            };
+        }
+
+        /// <summary>Batches of (input, labels, size): images from the reader, or cached backbone features.</summary>
+        private IEnumerable<(Tensor Input, Tensor Labels, int Size)> Batches(int[] order)
+        {
+            if (cache is not null)
+            {
+                for (int start = 0; start < order.Length; start += options.BatchSize)
+                {
+                    var slice = order.AsSpan(start, Math.Min(options.BatchSize, order.Length - start)).ToArray();
+                    var (features, labels) = cache.Gather(slice);
+                    yield return (features, labels, slice.Length);
+                }
+                yield break;
+            }
+            foreach (var batch in reader.Read(order, options.BatchSize, model.Device, cancel))
+                yield return (batch.Images, batch.Labels, batch.Indices.Length);
+        }
+
+        private void SaveCheckpoint(int completed, int phaseIndex, Adam optimizer)
+        {
+            byte[] optimizerBytes;
+            using (var buffer = new MemoryStream())
+            {
+                using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
+                optimizerBytes = buffer.ToArray();
+            }
+            var state = new CheckpointState
+            {
+                Seed = seed,
+                CompletedEpochs = completed,
+                OptimizerPhase = phaseIndex,
+                BatchSize = options.BatchSize,
+                Phases = options.Phases.Select(p => $"{p.Name}:{p.Epochs}").ToArray(),
+                BestEpoch = bestEpoch,
+                BestValidationAccuracy = bestAccuracy,
+                Results = results.ToList(),
+            };
+            TrainingCheckpoint.Save(checkpointPath!, model, state, optimizerBytes, best, cancel);
+        }
+
+        private void DisposeCache()
+        {
+            cache?.Dispose();
+            cache = null;
+        }
+
+        public void Dispose()
+        {
+            DisposeCache();
+            best?.Dispose();
+        }
+    }
+}

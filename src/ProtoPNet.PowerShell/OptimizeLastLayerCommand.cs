@@ -1,0 +1,64 @@
+using System.Management.Automation;
+using ProtoPNet.Data;
+using ProtoPNet.LastLayer;
+using ProtoPNet.Model;
+
+namespace ProtoPNet.PowerShell;
+
+/// <summary>Stage 3: the convex last-layer problem on the frozen similarity vectors.</summary>
+[Cmdlet(VerbsCommon.Optimize, "LastLayer")]
+[OutputType(typeof(LastLayerResult), typeof(ProtoPNetModel))]
+public sealed class OptimizeLastLayerCommand : ProtoPNetCmdlet
+{
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public ProtoPNetModel Model { get; set; } = null!;
+
+    [Parameter(Mandatory = true, Position = 0)]
+    public ImageDataset Dataset { get; set; } = null!;
+
+    /// <summary>Weight of the L1 penalty on wrong-class connections (the authors' 1e-4).</summary>
+    [Parameter] [ValidateRange(0.0, double.MaxValue)] public double Lambda { get; set; } = 1e-4;
+
+    /// <summary>Fista (exact solve, default) or Adam (the authors' passes, for comparison).</summary>
+    [Parameter] public LastLayerMethod Method { get; set; } = LastLayerMethod.Fista;
+
+    [Parameter] [ValidateRange(0.0, double.MaxValue)] public double Tolerance { get; set; } = 1e-5;
+    [Parameter] [ValidateRange(1, int.MaxValue)] public int MaxIterations { get; set; } = 5000;
+    [Parameter] [ValidateRange(1, 100000)] public int Passes { get; set; } = 20;
+    [Parameter] public double LearningRate { get; set; } = 1e-4;
+    [Parameter] [ValidateRange(1, 1 << 20)] public int BatchSize { get; set; } = 80;
+    [Parameter] public int? Seed { get; set; }
+
+    /// <summary>Emit the model; the result then goes to the information stream (tag LastLayer).</summary>
+    [Parameter] public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (Method == LastLayerMethod.Fista && (MyInvocation.BoundParameters.ContainsKey(nameof(Passes)) || MyInvocation.BoundParameters.ContainsKey(nameof(LearningRate))))
+            ThrowTerminating("ParameterNeedsAdam", ErrorKind.InvalidArgument, "-Passes and -LearningRate apply to -Method Adam only.");
+        var options = new LastLayerOptions
+        {
+            Method = Method, Lambda = Lambda, Tolerance = Tolerance, MaxIterations = MaxIterations,
+            Passes = Passes, LearningRate = LearningRate, BatchSize = BatchSize, Seed = Seed,
+        };
+        var progress = new ProgressReporter(this, $"Optimizing the last layer of {Model.Name}");
+        LastLayerResult result;
+        try
+        {
+            result = Run(() => LastLayerOptimizer.Optimize(Model, Dataset, options, (done, total, what) => progress.Report($"{what} ({done}/{total})", done, total), Cancel));
+        }
+        finally
+        {
+            progress.Complete();
+        }
+        if (Method == LastLayerMethod.Fista && !result.Converged)
+            WriteWarning($"FISTA stopped after {result.Iterations} iterations with optimality {result.Optimality:G3}, above the tolerance {result.Tolerance:G3}. Raise -MaxIterations for an exact solution.");
+        WriteVerbose($"Last layer: objective {result.Objective:G6}, optimality {result.Optimality:G3}, wrong-class sparsity {result.WrongClassSparsity:P1}, accuracy {result.Accuracy:P2}.");
+        if (PassThru)
+        {
+            WriteInformation(result, ["LastLayer"]);
+            WriteObject(Model);
+        }
+        else WriteObject(result);
+    }
+}

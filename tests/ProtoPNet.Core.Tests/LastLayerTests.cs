@@ -1,0 +1,137 @@
+using ProtoPNet.LastLayer;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Tests;
+
+public class LastLayerTests
+{
+    private const int N = 120, M = 6, K = 3;
+
+    /// <summary>A small non-separable problem: similarity vectors that lean towards their class's prototypes, with noise.</summary>
+    private static (double[,] S, int[] Y, double[,] Mask) Problem(int seed)
+    {
+        var random = new Random(seed);
+        var s = new double[N, M];
+        var y = new int[N];
+        for (int i = 0; i < N; i++)
+        {
+            y[i] = i % K;
+            for (int j = 0; j < M; j++) s[i, j] = random.NextDouble() * 2 + (j / 2 == y[i] ? 0.8 : 0);
+        }
+        var mask = new double[K, M];
+        for (int k = 0; k < K; k++) for (int j = 0; j < M; j++) mask[k, j] = j / 2 == k ? 0 : 1;
+        return (s, y, mask);
+    }
+
+    private static double Objective(double[,] s, int[] y, double[,] mask, double[,] w, double lambda, double[,]? gradient = null)
+    {
+        double loss = 0;
+        if (gradient is not null) Array.Clear(gradient);
+        var z = new double[K];
+        for (int i = 0; i < N; i++)
+        {
+            double max = double.NegativeInfinity;
+            for (int k = 0; k < K; k++) { z[k] = 0; for (int j = 0; j < M; j++) z[k] += w[k, j] * s[i, j]; max = Math.Max(max, z[k]); }
+            double sum = 0;
+            for (int k = 0; k < K; k++) sum += Math.Exp(z[k] - max);
+            loss += max + Math.Log(sum) - z[y[i]];
+            if (gradient is null) continue;
+            for (int k = 0; k < K; k++)
+            {
+                double r = Math.Exp(z[k] - max) / sum - (k == y[i] ? 1 : 0);
+                for (int j = 0; j < M; j++) gradient[k, j] += r * s[i, j] / N;
+            }
+        }
+        double penalty = 0;
+        for (int k = 0; k < K; k++) for (int j = 0; j < M; j++) penalty += mask[k, j] * Math.Abs(w[k, j]);
+        return loss / N + lambda * penalty;
+    }
+
+    /// <summary>The reference: plain ISTA with a fixed safe step, run for very long, written independently in plain C#.</summary>
+    private static double[,] ReferenceIsta(double[,] s, int[] y, double[,] mask, double lambda, int iterations)
+    {
+        double frobenius = 0;
+        foreach (var v in s) frobenius += v * v;
+        double step = 1 / (frobenius / N);   // ‖S‖²_F / N bounds the Lipschitz constant of the mean softmax CE gradient
+        var w = new double[K, M];
+        var g = new double[K, M];
+        for (int t = 0; t < iterations; t++)
+        {
+            Objective(s, y, mask, w, lambda, g);
+            for (int k = 0; k < K; k++)
+            for (int j = 0; j < M; j++)
+            {
+                double v = w[k, j] - step * g[k, j];
+                w[k, j] = mask[k, j] > 0 ? Math.Sign(v) * Math.Max(0, Math.Abs(v) - step * lambda) : v;
+            }
+        }
+        return w;
+    }
+
+    private static Tensor ToTensor(double[,] a) => torch.tensor(a.Cast<double>().ToArray(), [a.GetLength(0), a.GetLength(1)], ScalarType.Float64);
+
+    [Fact]
+    public void FistaReachesTheOptimumOfALongReferenceRun()
+    {
+        var (s, y, mask) = Problem(1);
+        const double lambda = 0.02;
+        var reference = ReferenceIsta(s, y, mask, lambda, 60000);
+        double referenceObjective = Objective(s, y, mask, reference, lambda);
+        using var labels = torch.tensor(y.Select(v => (long)v).ToArray());
+        var start = new double[K, M];
+        for (int k = 0; k < K; k++) for (int j = 0; j < M; j++) start[k, j] = mask[k, j] > 0 ? -0.5 : 1;
+        var result = LastLayerSolver.Fista(ToTensor(s), labels, ToTensor(mask), ToTensor(start), lambda, tolerance: 1e-8);
+        Assert.True(result.Converged, $"optimality {result.Optimality}");
+        Assert.True(result.Optimality <= 1e-8);
+        var w = result.Weight.data<double>().ToArray();
+        var wArray = new double[K, M];
+        for (int k = 0; k < K; k++) for (int j = 0; j < M; j++) wArray[k, j] = w[k * M + j];
+        double objective = Objective(s, y, mask, wArray, lambda);
+        Assert.Equal(objective, result.Objective, 9);
+        Assert.True(objective <= referenceObjective + 1e-9, $"FISTA {objective} vs reference {referenceObjective}");
+        Assert.True(referenceObjective - objective < 1e-6, $"FISTA {objective} far below the reference {referenceObjective}: the reference did not converge");
+        for (int k = 0; k < K; k++)
+        for (int j = 0; j < M; j++)
+        {
+            Assert.True(Math.Abs(wArray[k, j] - reference[k, j]) < 1e-3, $"w[{k},{j}] {wArray[k, j]} vs {reference[k, j]}");
+        }
+    }
+
+    [Fact]
+    public void LargerLambdaZeroesMoreWrongClassWeightsAndAllAboveTheGradientBound()
+    {
+        var (s, y, mask) = Problem(2);
+        using var labels = torch.tensor(y.Select(v => (long)v).ToArray());
+        double previous = -1;
+        foreach (double lambda in new[] { 1e-4, 1e-2, 5e-2, 0.2, 5.0 })
+        {
+            var result = LastLayerSolver.Fista(ToTensor(s), labels, ToTensor(mask), torch.zeros(K, M, dtype: ScalarType.Float64), lambda, tolerance: 1e-7);
+            Assert.True(result.Converged);
+            using var wrong = ToTensor(mask).to(ScalarType.Bool);
+            double sparsity = result.Weight.eq(0).logical_and(wrong).sum().item<long>() / (double)wrong.sum().item<long>();
+            Assert.True(sparsity >= previous, $"λ {lambda}: sparsity {sparsity} fell below {previous}");
+            previous = sparsity;
+            // Own-class weights are never penalized.
+            Assert.True(result.Weight.masked_select(wrong.logical_not()).abs().min().item<double>() > 0);
+        }
+        Assert.Equal(1.0, previous);   // λ = 5 exceeds every |∂f/∂w| (similarities ≤ 3): all wrong-class weights are zero
+    }
+
+    [Fact]
+    public void OptimizeWritesTheSolutionIntoTheModel()
+    {
+        using var model = TestData.Model(2, prototypesPerClass: 2);
+        var data = TestData.Images(12, 2, 16, seed: 3);
+        var result = LastLayerOptimizer.Optimize(model, data, new LastLayerOptions { Lambda = 1e-3, Tolerance = 1e-6 });
+        Assert.True(result.Converged);
+        var (similarities, labels) = LastLayerOptimizer.SimilarityVectors(model, data, 5, null, default);
+        using var mask = (1 - model.Network.PrototypeClassIdentity.t()).to(ScalarType.Float64);
+        double optimality = LastLayerSolver.Optimality(similarities, labels, model.Network.LastLayer.weight!.detach().to(ScalarType.Float64), mask, 1e-3);
+        Assert.True(optimality < 1e-4, $"optimality of the model's float32 weights {optimality}");
+        var adam = LastLayerOptimizer.Optimize(model, data, new LastLayerOptions { Method = LastLayerMethod.Adam, Lambda = 1e-3, Passes = 2, BatchSize = 4 });
+        Assert.True(adam.Objective >= result.Objective - 1e-9, "Adam cannot beat the exact optimum");
+        Assert.Equal(6, adam.Iterations);
+    }
+}

@@ -1,0 +1,139 @@
+using ProtoPNet.Data;
+using ProtoPNet.Model;
+using ProtoPNet.Projection;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Tests;
+
+public class PushTests : IDisposable
+{
+    private readonly string directory = Path.Combine(Path.GetTempPath(), "ptpn-push-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+    }
+
+    private static Tensor LatentOf(ProtoPNetModel model, ImageDataset data, int index)
+    {
+        using var loaded = data.Load(index, model.ImageSize);
+        using var input = Normalize.Apply(loaded.Pixels.unsqueeze(0), model.Normalization);
+        model.Network.eval();
+        using var _ = torch.no_grad();
+        return model.Network.Latent(input);
+    }
+
+    [Fact]
+    public void EveryPrototypeEqualsTheRecordedPatchOfAnImageOfItsClass()
+    {
+        using var model = TestData.Model(3, prototypesPerClass: 3);
+        var data = TestData.Images(20, 3, 16, seed: 4);
+        var result = PrototypePush.Push(model, data, new PushOptions { BatchSize = 6 });
+        Assert.Equal(9, result.Pushed);
+        Assert.Empty(result.Unchanged);
+        using var prototypes = model.Network.Prototypes.detach().clone();
+        for (int j = 0; j < model.PrototypeCount; j++)
+        {
+            var p = model.Provenance[j]!;
+            Assert.Equal(model.PrototypeClass[j], data.LabelOf(p.SourceIndex));
+            Assert.Equal(data.SourceOf(p.SourceIndex), p.SourceImage);
+            using var z = LatentOf(model, data, p.SourceIndex);
+            var patch = z[0, TensorIndex.Colon, p.LatentRow, p.LatentColumn].data<float>().ToArray();
+            var value = prototypes[j, TensorIndex.Colon, 0, 0].data<float>().ToArray();
+            for (int k = 0; k < patch.Length; k++) Assert.True(Math.Abs(patch[k] - value[k]) <= 1e-6, $"prototype {j}, channel {k}: {value[k]} vs {patch[k]}");
+            Assert.True(p.BoxWidth > 0 && p.BoxHeight > 0 && p.BoxX + p.BoxWidth <= 16 && p.BoxY + p.BoxHeight <= 16);
+        }
+    }
+
+    [Fact]
+    public void PushIsNearestOwnClassPatchByExhaustiveSearch()
+    {
+        using var model = TestData.Model(2, prototypesPerClass: 2);
+        var data = TestData.Images(8, 2, 16, seed: 11);
+        using var before = model.Network.Prototypes.detach().clone();
+        var result = PrototypePush.Push(model, data, new PushOptions { BatchSize = 3 });
+        for (int j = 0; j < model.PrototypeCount; j++)
+        {
+            double best = double.PositiveInfinity;
+            for (int i = 0; i < data.Count; i++)
+            {
+                if (data.LabelOf(i) != model.PrototypeClass[j]) continue;
+                using var z = LatentOf(model, data, i);
+                using var d = PrototypeDistances.Compute(z, before[j].unsqueeze(0));
+                best = Math.Min(best, d.min().item<float>());
+            }
+            Assert.True(Math.Abs(best - result.Prototypes[j].Distance) <= 1e-5 * Math.Max(1, best), $"prototype {j}: {result.Prototypes[j].Distance} vs exhaustive {best}");
+        }
+    }
+
+    [Fact]
+    public void PushingTwiceIsIdempotent()
+    {
+        using var model = TestData.Model(2, prototypesPerClass: 3);
+        var data = TestData.Images(12, 2, 16, seed: 6);
+        PrototypePush.Push(model, data, new PushOptions { BatchSize = 5 });
+        var first = TestData.State(model.Network, "prototype_vectors")["prototype_vectors"];
+        var provenance = model.Provenance.ToArray();
+        var again = PrototypePush.Push(model, data, new PushOptions { BatchSize = 5 });
+        var second = TestData.State(model.Network, "prototype_vectors")["prototype_vectors"];
+        Assert.True(TestData.BitIdentical(first, second));
+        for (int j = 0; j < model.PrototypeCount; j++)
+        {
+            Assert.Equal(provenance[j]!.SourceIndex, model.Provenance[j]!.SourceIndex);
+            Assert.Equal(provenance[j]!.LatentRow, model.Provenance[j]!.LatentRow);
+            Assert.Equal(provenance[j]!.LatentColumn, model.Provenance[j]!.LatentColumn);
+            Assert.True(again.Prototypes[j].Distance < 1e-5);
+        }
+    }
+
+    [Fact]
+    public void PrototypeOfAnAbsentClassIsReportedAndLeftUnchanged()
+    {
+        using var model = TestData.Model(2, prototypesPerClass: 2);
+        var onlyClassZero = TestData.Images(6, 2, 16, seed: 2, labels: [0, 0, 0, 0, 0, 0]);
+        var before = TestData.State(model.Network, "prototype_vectors")["prototype_vectors"];
+        var warnings = new List<string>();
+        var result = PrototypePush.Push(model, onlyClassZero, warning: warnings.Add);
+        Assert.Equal([2, 3], result.Unchanged);
+        Assert.Equal(2, warnings.Count);
+        var after = TestData.State(model.Network, "prototype_vectors")["prototype_vectors"];
+        int perPrototype = before.Length / 4;
+        Assert.True(TestData.BitIdentical(before[(2 * perPrototype)..], after[(2 * perPrototype)..]));
+        Assert.False(TestData.BitIdentical(before[..perPrototype], after[..perPrototype]));
+        Assert.Null(model.Provenance[2]);
+        Assert.False(result.Prototypes[3].Moved);
+    }
+
+    [Fact]
+    public void RenderingWritesThreePicturesPerPrototypeAndComparisonCountsChangedPredictions()
+    {
+        using var model = TestData.Model(2, prototypesPerClass: 1);
+        var data = TestData.Images(6, 2, 16, seed: 3);
+        var result = PrototypePush.Push(model, data, new PushOptions { OutputDirectory = directory, ComparisonDataset = data });
+        foreach (int j in new[] { 0, 1 })
+            foreach (var kind in new[] { "source", "patch", "activation" })
+                Assert.True(File.Exists(Path.Combine(directory, $"prototype-{j}-{kind}.png")), $"{j} {kind}");
+        Assert.Equal(6, result.ComparisonCount);
+        Assert.InRange(result.PredictionsChanged!.Value, 0, 6);
+        Assert.Equal(Training.ModelEvaluator.Evaluate(model, data).Accuracy, result.AccuracyAfter!.Value, 10);
+    }
+
+    [Fact]
+    public void ActivationBoxHoldsThePixelsAboveThe95thPercentile()
+    {
+        Assert.Equal(95.05f, ActivationBox.Percentile(Enumerable.Range(1, 100).Select(i => (float)i).ToArray(), 95), 4);
+        using var map = torch.zeros(20, 20);
+        map[TensorIndex.Slice(3, 7), TensorIndex.Slice(10, 15)] = torch.tensor(5f);   // 20 of 400 pixels = the top 5 %
+        var box = ActivationBox.Box(map);
+        Assert.Equal(new PixelBox(10, 3, 5, 4), box);
+        // A single hot latent cell of a 4×4 map, upsampled to 16×16, gives a box around that cell's pixels.
+        using var coarse = torch.zeros(4, 4);
+        coarse[1, 2] = torch.tensor(1f);
+        var up = ActivationBox.FromActivation(coarse, 16);
+        Assert.InRange(up.X, 6, 9);
+        Assert.InRange(up.Y, 2, 5);
+        Assert.True(up.X + up.Width <= 13 && up.Y + up.Height <= 9, up.ToString());
+    }
+}

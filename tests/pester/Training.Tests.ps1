@@ -1,0 +1,121 @@
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../ProtoPNet.psd1') -Force
+    # Creating a model loads TorchSharp, whose types the dataset helper below needs.
+    $null = New-ProtoPNet -Backbone smallcnn -ClassCount 2 -ImageSize 16 -PrototypeDepth 8
+
+    function New-TestDataset([int] $Count, [string[]] $Classes, [int] $Seed = 1, [string] $Name = 'synthetic') {
+        $null = [TorchSharp.torch]::manual_seed($Seed)
+        $images = [TorchSharp.torch]::rand([long[]]@($Count, 3, 16, 16))
+        $labels = [int[]]@(0..($Count - 1) | ForEach-Object { $_ % $Classes.Count })
+        [ProtoPNet.Data.TensorDataset]::new($Name, $images, $labels, $Classes)
+    }
+    function New-TestModel { New-ProtoPNet -Backbone smallcnn -ClassName a, b -PrototypesPerClass 2 -ImageSize 16 -PrototypeDepth 16 -Seed 3 }
+    $script:data = New-TestDataset -Count 12 -Classes a, b
+    $script:temp = Join-Path ([IO.Path]::GetTempPath()) ("ptpn-pester-" + [guid]::NewGuid().ToString('N'))
+}
+
+AfterAll {
+    if (Test-Path $script:temp) { Remove-Item -Recurse -Force $script:temp }
+}
+
+Describe 'Start-ProtoPNetTraining' {
+    It 'emits one epoch result per epoch with the named loss terms' {
+        $results = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -ValidationDataset $data -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 1 -Threads 1)
+        $results.Count | Should -Be 3
+        $results[0] | Should -BeOfType ([ProtoPNet.Training.TrainingEpochResult])
+        $results.Phase | Should -Be @('Warm', 'Joint', 'Joint')
+        foreach ($name in 'Epoch', 'Phase', 'Loss', 'CrossEntropy', 'Cluster', 'Separation', 'L1', 'TrainAccuracy', 'ValidationAccuracy', 'Seconds', 'ImagesPerSecond') {
+            $results[0].PSObject.Properties.Name | Should -Contain $name
+        }
+        $results | ForEach-Object { [math]::Abs($_.Loss - ($_.CrossEntropy + 0.8 * $_.Cluster - 0.08 * $_.Separation + 1e-4 * $_.L1)) | Should -BeLessThan 1e-4 }
+    }
+
+    It 'with -PassThru emits only the model, which flows into push and last layer' {
+        $model = New-TestModel
+        $out = @($model | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 0 -BatchSize 4 -PassThru -InformationVariable info |
+                 Invoke-PrototypePush -Dataset $data -PassThru | Optimize-LastLayer -Dataset $data -MaxIterations 200 -WarningAction SilentlyContinue -PassThru)
+        $out.Count | Should -Be 1
+        [object]::ReferenceEquals($out[0], $model) | Should -BeTrue
+        @($info | Where-Object { $_.Tags -contains 'TrainingEpoch' }).Count | Should -Be 1
+        ($model | Get-Prototype | Where-Object SourceImage).Count | Should -Be 4
+        $model.History.Stage | Should -Contain 'LastLayer'
+    }
+
+    It 'refuses a dataset whose classes differ from the model''s with ClassMismatch' {
+        $other = New-TestDataset -Count 4 -Classes cat, dog
+        { New-TestModel | Start-ProtoPNetTraining -Dataset $other -WarmEpochs 1 -Epochs 0 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ClassMismatch,ProtoPNet.PowerShell.StartProtoPNetTrainingCommand'
+    }
+
+    It 'refuses -Resume without -CheckpointDirectory' {
+        { New-TestModel | Start-ProtoPNetTraining -Dataset $data -Resume -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ResumeNeedsCheckpointDirectory,ProtoPNet.PowerShell.StartProtoPNetTrainingCommand'
+    }
+
+    It 'writes a checkpoint every epoch and -Resume continues after the last completed epoch' {
+        $dir = Join-Path $temp 'checkpoints'
+        $null = New-TestModel | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 1 -BatchSize 4 -Seed 2 -CheckpointDirectory $dir
+        Test-Path (Join-Path $dir 'checkpoint.ptck') | Should -BeTrue
+        $more = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 2 -CheckpointDirectory $dir -Resume)
+        $more.Epoch | Should -Be @(3)
+        @(Get-ChildItem $dir).Count | Should -Be 1
+    }
+}
+
+Describe 'Invoke-PrototypePush' {
+    It 'reports moved distances and writes the prototype pictures' {
+        $model = New-TestModel
+        $out = Join-Path $temp 'push'
+        $result = $model | Invoke-PrototypePush -Dataset $data -OutputDirectory $out -ComparisonDataset $data
+        $result.Pushed | Should -Be 4
+        $result.Prototypes.Count | Should -Be 4
+        $result.ComparisonCount | Should -Be 12
+        $result.PredictionsChanged | Should -BeGreaterOrEqual 0
+        @(Get-ChildItem $out -Filter *.png).Count | Should -Be 12
+        ($model | Get-Prototype)[0].SourceImage | Should -Match '^synthetic#\d+$'
+    }
+
+    It 'refuses a push set with other classes with ClassMismatch' {
+        $other = New-TestDataset -Count 4 -Classes x, y
+        { New-TestModel | Invoke-PrototypePush -Dataset $other -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ClassMismatch,ProtoPNet.PowerShell.InvokePrototypePushCommand'
+    }
+}
+
+Describe 'Optimize-LastLayer' {
+    It 'solves to the tolerance and reports sparsity and accuracy' {
+        $r = New-TestModel | Optimize-LastLayer -Dataset $data -Lambda 0.01 -Tolerance 1e-4
+        $r.Converged | Should -BeTrue
+        $r.Optimality | Should -BeLessOrEqual 1e-4
+        $r.WrongClassSparsity | Should -BeGreaterOrEqual 0
+        $r.Count | Should -Be 12
+    }
+
+    It 'runs the authors'' Adam passes with -Method Adam' {
+        $r = New-TestModel | Optimize-LastLayer -Dataset $data -Method Adam -Passes 2 -BatchSize 6
+        $r.Method | Should -Be 'Adam'
+        $r.Iterations | Should -Be 4
+    }
+
+    It 'refuses -Passes without -Method Adam' {
+        { New-TestModel | Optimize-LastLayer -Dataset $data -Passes 3 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ParameterNeedsAdam,ProtoPNet.PowerShell.OptimizeLastLayerCommand'
+    }
+}
+
+Describe 'Test-ProtoPNet' {
+    It 'reports accuracy, top-5, per-class rows and the confusion matrix' {
+        $r = New-TestModel | Test-ProtoPNet -Dataset $data
+        $r.Count | Should -Be 12
+        $r.Top5Accuracy | Should -Be 1
+        $r.PerClass.Count | Should -Be 2
+        ($r.PerClass | Measure-Object -Property Count -Sum).Sum | Should -Be 12
+        $r.Confusion[0, 0] + $r.Confusion[1, 1] | Should -Be ([int][math]::Round($r.Accuracy * 12))
+    }
+
+    It 'refuses a dataset with other classes with ClassMismatch' {
+        $other = New-TestDataset -Count 4 -Classes a, c
+        { New-TestModel | Test-ProtoPNet -Dataset $other -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ClassMismatch,ProtoPNet.PowerShell.TestProtoPNetCommand'
+    }
+}
