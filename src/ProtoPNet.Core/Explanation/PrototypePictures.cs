@@ -56,7 +56,7 @@ internal sealed class PrototypePictures
             scale >= 1 ? KnownResamplers.NearestNeighbor : KnownResamplers.Triangle));
         var scaled = new PixelBox((int)Math.Floor(box.X * scale), (int)Math.Floor(box.Y * scale),
             (int)Math.Ceiling(box.Width * scale), (int)Math.Ceiling(box.Height * scale));
-        Pictures.DrawBox(source, scaled, Pictures.BoxColor, Math.Max(1, source.Width / 100));
+        Pictures.DrawBox(source, scaled, Pictures.BoxColor, Math.Max(2, source.Width / 80));
         string sourceName = $"{stem}-source.png";
         Pictures.Save(source, Path.Combine(directory, sourceName));
         return (patchName, sourceName);
