@@ -337,7 +337,10 @@ public class ExplanationTests
         string dir = Path.Combine(Path.GetTempPath(), $"sheets-{Guid.NewGuid():N}");
         try
         {
-            var explainer = new Explainer(model, new ExplanationOptions { Top = 0, OutputDirectory = dir, SheetRows = 2 });
+            // Prototypes pushed onto items of an in-memory dataset ("random#k"): their pictures come from the push dataset.
+            for (int j = 0; j < model.PrototypeCount; j++)
+                model.SetProvenance(j, new PrototypeProvenance { SourceImage = data.SourceOf(j % 2), SourceIndex = j % 2, BoxX = j, BoxY = 2, BoxWidth = 8, BoxHeight = 6 });
+            var explainer = new Explainer(model, new ExplanationOptions { Top = 0, OutputDirectory = dir, SheetRows = 2, PushDataset = data });
             var results = explainer.Explain([ExplanationSource.FromDataset(data, 0), ExplanationSource.FromDataset(data, 1)]);
             explainer.Finish();
             foreach (var r in results)
@@ -350,6 +353,8 @@ public class ExplanationTests
                 // Two sections of SheetRows = 2 prototypes each, and a line for the other prototypes of each class.
                 Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(html, "-heat.png").Count);
                 Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(html, "the other 4 prototypes").Count);
+                Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(html, "src=\"prototypes/m0-p\\d+-patch.png\"").Count);
+                Assert.Equal(4, System.Text.RegularExpressions.Regex.Matches(html, "src=\"prototypes/m0-p\\d+-source.png\"").Count);
             }
             Assert.True(File.Exists(Path.Combine(dir, "index.html")));
         }
