@@ -91,23 +91,9 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
                     Enqueue(ExplanationSource.FromDataset(Dataset, i), indices.Length);
                 }
                 break;
-            case LiteralPathSet:
-                foreach (var p in LiteralPath) Enqueue(new ExplanationSource(SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)), 0);
-                break;
             default:
-                foreach (var p in Path)
-                {
-                    Collection<string>? resolved = null;
-                    try
-                    {
-                        resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(p, out _);
-                    }
-                    catch (ItemNotFoundException e)
-                    {
-                        WriteError(new ErrorRecord(e, "ImageNotFound", ErrorCategory.ObjectNotFound, p));
-                    }
-                    foreach (var r in resolved ?? []) Enqueue(new ExplanationSource(r), 0);
-                }
+                bool literal = ParameterSetName == LiteralPathSet;
+                foreach (var r in ResolveInputPaths(literal ? LiteralPath : Path, literal, "ImageNotFound")) Enqueue(new ExplanationSource(r), 0);
                 break;
         }
     }

@@ -49,7 +49,7 @@ public sealed class ImportProtoPNetCommand : ProtoPNetCmdlet
             ImportPyTorch();
             return;
         }
-        foreach (string path in ResolvePaths())
+        foreach (string path in ResolveInputPaths(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, "ModelFileNotFound"))
         {
             try
             {
@@ -79,26 +79,4 @@ public sealed class ImportProtoPNetCommand : ProtoPNetCmdlet
         WriteObject(model);
     }
 
-    private IEnumerable<string> ResolvePaths()
-    {
-        if (ParameterSetName == LiteralPathSet)
-        {
-            foreach (var p in LiteralPath) yield return SessionState.Path.GetUnresolvedProviderPathFromPSPath(p);
-            yield break;
-        }
-        foreach (var p in Path)
-        {
-            Collection<string>? resolved = null;
-            try
-            {
-                resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(p, out _);
-            }
-            catch (ItemNotFoundException e)
-            {
-                WriteError(new ErrorRecord(e, "ModelFileNotFound", ErrorCategory.ObjectNotFound, p));
-            }
-            if (resolved is null) continue;
-            foreach (var r in resolved) yield return r;
-        }
-    }
 }

@@ -53,7 +53,7 @@ public sealed class ImportProtoPNetDatasetCommand : ProtoPNetCmdlet
     {
         if (NoProbe && Verify)
             ThrowTerminating("ConflictingParameters", ErrorKind.InvalidArgument, "-NoProbe and -Verify exclude each other.");
-        foreach (string path in ResolvePaths())
+        foreach (string path in ResolveInputPaths(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, "DatasetNotFound"))
         {
             var options = new DatasetImportOptions
             {
@@ -75,26 +75,4 @@ public sealed class ImportProtoPNetDatasetCommand : ProtoPNetCmdlet
         }
     }
 
-    private IEnumerable<string> ResolvePaths()
-    {
-        if (ParameterSetName == LiteralPathSet)
-        {
-            foreach (var p in LiteralPath) yield return SessionState.Path.GetUnresolvedProviderPathFromPSPath(p);
-            yield break;
-        }
-        foreach (var p in Path)
-        {
-            System.Collections.ObjectModel.Collection<string>? resolved = null;
-            try
-            {
-                resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(p, out _);
-            }
-            catch (ItemNotFoundException e)
-            {
-                WriteError(new ErrorRecord(e, "DatasetNotFound", ErrorCategory.ObjectNotFound, p));
-            }
-            if (resolved is null) continue;
-            foreach (var r in resolved) yield return r;
-        }
-    }
 }

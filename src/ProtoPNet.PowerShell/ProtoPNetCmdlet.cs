@@ -45,6 +45,32 @@ public abstract class ProtoPNetCmdlet : PSCmdlet
         return path;
     }
 
+    /// <summary>
+    /// Provider paths of -Path (wildcards expanded) or -LiteralPath arguments. A -Path that matches nothing is a
+    /// non-terminating ObjectNotFound error with <paramref name="notFoundErrorId"/>, and the other paths go on.
+    /// </summary>
+    protected IEnumerable<string> ResolveInputPaths(IEnumerable<string> paths, bool literal, string notFoundErrorId)
+    {
+        foreach (var p in paths)
+        {
+            if (literal)
+            {
+                yield return SessionState.Path.GetUnresolvedProviderPathFromPSPath(p);
+                continue;
+            }
+            System.Collections.ObjectModel.Collection<string>? resolved = null;
+            try
+            {
+                resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(p, out _);
+            }
+            catch (ItemNotFoundException e)
+            {
+                WriteError(new ErrorRecord(e, notFoundErrorId, ErrorCategory.ObjectNotFound, p));
+            }
+            foreach (var r in resolved ?? []) yield return r;
+        }
+    }
+
     /// <summary>A provider path for a file that may not exist yet.</summary>
     protected string ResolveNewPath(string literalPath) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(literalPath);
 

@@ -7,34 +7,10 @@ using static TorchSharp.torch.nn.functional;
 
 namespace ProtoPNet.Explanation;
 
-/// <summary>A rectangle in pixels: X, Y of the top-left corner, Width, Height (exclusive right/bottom edges at X+Width, Y+Height).</summary>
-public readonly record struct PixelBox(int X, int Y, int Width, int Height)
-{
-    public bool Contains(int x, int y) => x >= X && x < X + Width && y >= Y && y < Y + Height;
-
-    /// <summary>This box (in model-input pixels) in the original image's pixels.</summary>
-    public PixelBox ToOriginal(ImageGeometry geometry)
-    {
-        var (x, y, w, h) = geometry.ToOriginal(X, Y, Width, Height);
-        return new PixelBox(x, y, w, h);
-    }
-
-    /// <summary>A box in original-image pixels mapped into model-input pixels (the inverse of <see cref="ToOriginal"/>, rounded outward).</summary>
-    public PixelBox ToInput(ImageGeometry g)
-    {
-        double sx = (double)g.InputSize / g.CropWidth, sy = (double)g.InputSize / g.CropHeight;
-        int x0 = Math.Clamp((int)Math.Floor((X - g.CropX) * sx), 0, g.InputSize);
-        int y0 = Math.Clamp((int)Math.Floor((Y - g.CropY) * sy), 0, g.InputSize);
-        int x1 = Math.Clamp((int)Math.Ceiling((X + Width - g.CropX) * sx), 0, g.InputSize);
-        int y1 = Math.Clamp((int)Math.Ceiling((Y + Height - g.CropY) * sy), 0, g.InputSize);
-        return new PixelBox(x0, y0, Math.Max(0, x1 - x0), Math.Max(0, y1 - y0));
-    }
-}
-
 /// <summary>
 /// Where a prototype fires in an image, the way the authors draw it: the prototype's similarity at every latent
 /// patch (its activation map), upsampled to the input size, and the smallest box holding every pixel at or above
-/// the map's 95th percentile. (Projection/ActivationBox does the same for push; this one works on many maps at once.)
+/// the map's 95th percentile. (Projection/ActivationBox boxes one map for push with these same functions; this one works on many maps at once.)
 /// </summary>
 public static class ActivationRegion
 {
@@ -73,7 +49,7 @@ public static class ActivationRegion
                 var map = values.AsSpan(i * pixels, pixels);
                 map.CopyTo(scratch);
                 float threshold = PercentileInPlace(scratch, Percentile);
-                boxes[start + i] = BoxAtOrAbove(map, size, threshold);
+                boxes[start + i] = BoxAtOrAbove(map, size, size, threshold);
                 if (upsampled is not null) upsampled[start + i] = map.ToArray();
             }
         }
@@ -114,14 +90,14 @@ public static class ActivationRegion
         return a[k];
     }
 
-    /// <summary>The smallest box holding every pixel of the map at or above the threshold.</summary>
-    private static PixelBox BoxAtOrAbove(ReadOnlySpan<float> map, int size, float threshold)
+    /// <summary>The smallest box holding every pixel of the [height, width] map at or above the threshold (the whole map if none is).</summary>
+    internal static PixelBox BoxAtOrAbove(ReadOnlySpan<float> map, int width, int height, float threshold)
     {
-        int x0 = size, y0 = size, x1 = -1, y1 = -1;
-        for (int y = 0; y < size; y++)
+        int x0 = width, y0 = height, x1 = -1, y1 = -1;
+        for (int y = 0; y < height; y++)
         {
-            var row = map.Slice(y * size, size);
-            for (int x = 0; x < size; x++)
+            var row = map.Slice(y * width, width);
+            for (int x = 0; x < width; x++)
             {
                 if (row[x] < threshold) continue;
                 if (x < x0) x0 = x;
@@ -130,7 +106,7 @@ public static class ActivationRegion
                 y1 = y;
             }
         }
-        return x1 < 0 ? new PixelBox(0, 0, size, size) : new PixelBox(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+        return x1 < 0 ? new PixelBox(0, 0, width, height) : new PixelBox(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using ProtoPNet.Data;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;

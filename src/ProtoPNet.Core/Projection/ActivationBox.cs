@@ -1,10 +1,8 @@
+using ProtoPNet.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Projection;
-
-/// <summary>A box in pixel coordinates: X, Y of the upper-left pixel, Width and Height in pixels.</summary>
-public readonly record struct PixelBox(int X, int Y, int Width, int Height);
 
 /// <summary>
 /// The "most activated region" of a prototype in an image, as the paper draws it: the activation map over latent
@@ -30,19 +28,9 @@ public static class ActivationBox
         int h = (int)map.shape[0], w = (int)map.shape[1];
         using var cpu = map.detach().to(ScalarType.Float32).cpu().contiguous();
         var values = cpu.data<float>().ToArray();
+        if (values.All(float.IsNaN)) return new PixelBox(0, 0, w, h);
         float threshold = Percentile(values, percentile);
-        int x0 = w, y0 = h, x1 = -1, y1 = -1;
-        for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-        {
-            if (!(values[y * w + x] >= threshold)) continue;
-            if (x < x0) x0 = x;
-            if (x > x1) x1 = x;
-            if (y < y0) y0 = y;
-            if (y > y1) y1 = y;
-        }
-        if (x1 < 0) return new PixelBox(0, 0, w, h); // all NaN: the whole image
-        return new PixelBox(x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+        return Explanation.ActivationRegion.BoxAtOrAbove(values, w, h, threshold);
     }
 
     /// <summary>Upsample then box: the box in model-input pixels for an activation map [h, w] at input size <paramref name="inputSize"/>.</summary>
@@ -52,17 +40,10 @@ public static class ActivationBox
         return Box(up, percentile);
     }
 
-    /// <summary>The q-th percentile with linear interpolation between order statistics (numpy's default).</summary>
+    /// <summary>The q-th percentile with linear interpolation between order statistics (numpy's default), NaNs ignored.</summary>
     public static float Percentile(float[] values, double q)
     {
-        if (values.Length == 0) return float.NaN;
-        var sorted = values.Where(v => !float.IsNaN(v)).ToArray();
-        if (sorted.Length == 0) return float.NaN;
-        Array.Sort(sorted);
-        double position = (sorted.Length - 1) * Math.Clamp(q, 0, 100) / 100.0;
-        int lower = (int)Math.Floor(position);
-        int upper = Math.Min(lower + 1, sorted.Length - 1);
-        double fraction = position - lower;
-        return (float)(sorted[lower] + (sorted[upper] - sorted[lower]) * fraction);
+        var finite = values.Where(v => !float.IsNaN(v)).ToArray();
+        return finite.Length == 0 ? float.NaN : Explanation.ActivationRegion.PercentileInPlace(finite, Math.Clamp(q, 0, 100));
     }
 }

@@ -1,3 +1,4 @@
+using ProtoPNet.Data;
 using ProtoPNet.Persistence;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
