@@ -363,7 +363,8 @@ public static class ProtoPNetTrainer
                 BestValidationAccuracy = bestAccuracy,
                 Results = results.ToList(),
             };
-            TrainingCheckpoint.Save(checkpointPath!, model, state, optimizerBytes, best, cancel);
+            // Not cancellable: a finished epoch is always saved (the write takes milliseconds and is atomic anyway).
+            TrainingCheckpoint.Save(checkpointPath!, model, state, optimizerBytes, best, CancellationToken.None);
         }
 
         private void DisposeCache()
