@@ -116,14 +116,14 @@ public static class LastLayerOptimizer
                     model.History.Add(new HistoryEntry
                     {
                         Stage = "LastLayer",
-                        Values = new Dictionary<string, double>
+                        Values = ProtoPNetTrainer.Finite(new Dictionary<string, double>
                         {
                             ["Lambda"] = result.Lambda,
                             ["Objective"] = result.Objective,
                             ["Optimality"] = result.Optimality,
                             ["WrongClassSparsity"] = result.WrongClassSparsity,
                             ["Accuracy"] = result.Accuracy,
-                        },
+                        }),
                         Note = $"{result.Method}, {result.Iterations} iterations, {dataset.Name}",
                     });
                     return result;
