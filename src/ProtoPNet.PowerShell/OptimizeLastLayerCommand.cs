@@ -22,7 +22,7 @@ public sealed class OptimizeLastLayerCommand : ProtoPNetCmdlet
     /// <summary>Fista (exact solve, default) or Adam (the authors' passes, for comparison).</summary>
     [Parameter] public LastLayerMethod Method { get; set; } = LastLayerMethod.Fista;
 
-    [Parameter] [ValidateRange(0.0, double.MaxValue)] public double Tolerance { get; set; } = 1e-5;
+    [Parameter] [ValidateRange(0.0, double.MaxValue)] public double Tolerance { get; set; } = 1e-4;
     [Parameter] [ValidateRange(1, int.MaxValue)] public int MaxIterations { get; set; } = 5000;
     [Parameter] [ValidateRange(1, 100000)] public int Passes { get; set; } = 20;
     [Parameter] public double LearningRate { get; set; } = 1e-4;

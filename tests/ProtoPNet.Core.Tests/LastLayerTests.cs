@@ -92,11 +92,11 @@ public class LastLayerTests
         Assert.Equal(objective, result.Objective, 9);
         Assert.True(objective <= referenceObjective + 1e-9, $"FISTA {objective} vs reference {referenceObjective}");
         Assert.True(referenceObjective - objective < 1e-6, $"FISTA {objective} far below the reference {referenceObjective}: the reference did not converge");
-        for (int k = 0; k < K; k++)
-        for (int j = 0; j < M; j++)
-        {
-            Assert.True(Math.Abs(wArray[k, j] - reference[k, j]) < 1e-3, $"w[{k},{j}] {wArray[k, j]} vs {reference[k, j]}");
-        }
+        // W itself need not be unique (adding a vector to every row leaves the loss unchanged, and an even number of
+        // wrong-class entries per column leaves a flat stretch of the penalty), but the predicted probabilities are.
+        using var p = torch.softmax(ToTensor(s).matmul(ToTensor(wArray).t()), 1);
+        using var pReference = torch.softmax(ToTensor(s).matmul(ToTensor(reference).t()), 1);
+        Assert.True((p - pReference).abs().max().item<double>() < 1e-3);
     }
 
     [Fact]

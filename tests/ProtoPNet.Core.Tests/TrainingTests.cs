@@ -154,3 +154,30 @@ public class TrainingTests : IDisposable
         Assert.Equal(correct, trace);
     }
 }
+
+public class TrainingPersistenceTests
+{
+    [Fact]
+    public void ATrainedPushedAndSolvedModelRoundTripsThroughTheModelFile()
+    {
+        using var model = TestData.Model(2);
+        var data = TestData.Images(8, 2, 16, seed: 4, labels: [0, 0, 0, 0, 0, 0, 0, 0]);
+        // No validation set (no best accuracy) and a class without images (unpushed prototypes): nothing NaN may reach the file.
+        ProtoPNetTrainer.Train(model, data, null, new TrainingOptions { Phases = [TrainingPhase.Warm(1)], BatchSize = 4, Seed = 1 });
+        Projection.PrototypePush.Push(model, data);
+        LastLayer.LastLayerOptimizer.Optimize(model, data, new LastLayer.LastLayerOptions { MaxIterations = 20 });
+        string path = Path.Combine(Path.GetTempPath(), $"ptpn-{Guid.NewGuid():N}.ptpn");
+        try
+        {
+            Persistence.ModelFile.Save(model, path);
+            using var loaded = Persistence.ModelFile.Load(path);
+            Assert.Equal(new[] { "Training", "Push", "LastLayer" }, loaded.History.Select(h => h.Stage));
+            Assert.Equal(model.Provenance[0]!.SourceIndex, loaded.Provenance[0]!.SourceIndex);
+            Assert.Null(loaded.Provenance[3]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}

@@ -15,8 +15,8 @@ public sealed record LastLayerOptions
     public LastLayerMethod Method { get; init; } = LastLayerMethod.Fista;
     /// <summary>λ of the L1 term on wrong-class connections (the authors' coefficient).</summary>
     public double Lambda { get; init; } = 1e-4;
-    /// <summary>FISTA stops when the optimality measure (largest subgradient violation) is at most this.</summary>
-    public double Tolerance { get; init; } = 1e-5;
+    /// <summary>FISTA stops when the optimality measure (max-norm of the proximal-gradient mapping) is at most this.</summary>
+    public double Tolerance { get; init; } = 1e-4;
     public int MaxIterations { get; init; } = 5000;
     /// <summary>Adam variant: passes over the similarity vectors, learning rate and minibatch size (the authors': 20, 1e-4, 80).</summary>
     public int Passes { get; init; } = 20;
@@ -37,7 +37,7 @@ public sealed class LastLayerResult
     public double Objective { get; init; }
     public double CrossEntropy { get; init; }
     public double Penalty { get; init; }
-    /// <summary>Largest violation of the optimality conditions (0 at the exact optimum); see <see cref="LastLayerSolver"/>.</summary>
+    /// <summary>‖W − prox(W − ∇f(W))‖∞: 0 exactly at the optimum; see <see cref="LastLayerSolver.Optimality"/>.</summary>
     public double Optimality { get; init; }
     public double Tolerance { get; init; }
     public bool Converged { get; init; }
@@ -116,14 +116,14 @@ public static class LastLayerOptimizer
                     model.History.Add(new HistoryEntry
                     {
                         Stage = "LastLayer",
-                        Values = new Dictionary<string, double>
+                        Values = ProtoPNetTrainer.Finite(new Dictionary<string, double>
                         {
                             ["Lambda"] = result.Lambda,
                             ["Objective"] = result.Objective,
                             ["Optimality"] = result.Optimality,
                             ["WrongClassSparsity"] = result.WrongClassSparsity,
                             ["Accuracy"] = result.Accuracy,
-                        },
+                        }),
                         Note = $"{result.Method}, {result.Iterations} iterations, {dataset.Name}",
                     });
                     return result;

@@ -157,13 +157,13 @@ public static class PrototypePush
                 model.History.Add(new HistoryEntry
                 {
                     Stage = "Push",
-                    Values = new Dictionary<string, double>
+                    Values = ProtoPNetTrainer.Finite(new Dictionary<string, double>
                     {
                         ["Pushed"] = result.Pushed,
                         ["MeanDistance"] = result.MeanDistance,
                         ["MaxDistance"] = result.MaxDistance,
                         ["Images"] = result.ImageCount,
-                    },
+                    }),
                     Note = dataset.Name,
                 });
                 return result;

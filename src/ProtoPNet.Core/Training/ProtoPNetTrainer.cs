@@ -74,6 +74,10 @@ public static class ProtoPNetTrainer
             throw new ProtoPNetException("ResumeNeedsCheckpointDirectory", ErrorKind.InvalidArgument, "-Resume needs -CheckpointDirectory.");
     }
 
+    /// <summary>History values without NaN or infinities, which JSON (the model file's header) cannot hold.</summary>
+    public static Dictionary<string, double> Finite(Dictionary<string, double> values) =>
+        values.Where(kv => double.IsFinite(kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value);
+
     /// <summary>The visiting order of epoch <paramref name="epoch"/>: a Fisher–Yates shuffle seeded by (seed, epoch), so a resumed run replays it.</summary>
     public static int[] ShuffleOrder(int seed, int epoch, int count)
     {
@@ -187,13 +191,13 @@ public static class ProtoPNetTrainer
             model.History.Add(new HistoryEntry
             {
                 Stage = "Training",
-                Values = new Dictionary<string, double>
+                Values = Finite(new Dictionary<string, double>
                 {
                     ["Epochs"] = completed,
                     ["FinalTrainAccuracy"] = results.Count > 0 ? results[^1].TrainAccuracy : double.NaN,
                     ["BestEpoch"] = bestEpoch ?? completed,
                     ["BestValidationAccuracy"] = bestAccuracy ?? double.NaN,
-                },
+                }),
                 Note = string.Join(", ", options.Phases.Select(p => $"{p.Name} {p.Epochs}")) + $"; batch {options.BatchSize}; seed {seed}" +
                        (restored ? $"; kept epoch {bestEpoch} (best validation accuracy)" : ""),
             });
@@ -363,7 +367,8 @@ public static class ProtoPNetTrainer
                 BestValidationAccuracy = bestAccuracy,
                 Results = results.ToList(),
             };
-            TrainingCheckpoint.Save(checkpointPath!, model, state, optimizerBytes, best, cancel);
+            // Not cancellable: a finished epoch is always saved (the write takes milliseconds and is atomic anyway).
+            TrainingCheckpoint.Save(checkpointPath!, model, state, optimizerBytes, best, CancellationToken.None);
         }
 
         private void DisposeCache()
