@@ -3,9 +3,6 @@ using ProtoPNet.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// Torch's global generator and thread settings are process-wide: tests that seed it must not interleave.
-[assembly: Xunit.CollectionBehavior(DisableTestParallelization = true)]
-
 namespace ProtoPNet.Tests;
 
 /// <summary>Small synthetic datasets and models for fast tests.</summary>
