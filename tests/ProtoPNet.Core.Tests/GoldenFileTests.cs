@@ -63,4 +63,22 @@ public class GoldenFileTests
         AssertClose(expected["similarities"], similarities);
         AssertClose(expected["logits"], output.Logits);
     }
+
+    [Fact]
+    public void LossTermsMatchPyTorch()
+    {
+        using var model = LoadGoldenModel();
+        var expected = LoadPickle("tiny-protopnet-expected.pth");
+        using var _ = torch.no_grad();
+        using var input = expected["input"].to(ScalarType.Float64);
+        using var output = model.Network.forward(input);
+        using var terms = ProtoPNet.Training.ProtoPNetLoss.Compute(output.Logits, output.MinDistances, expected["labels"],
+            model.Network.PrototypeClassIdentity.to(ScalarType.Float64), model.Network.LastLayer.weight!,
+            ProtoPNet.Training.LossCoefficients.Default);
+        AssertClose(expected["cross_entropy"], terms.CrossEntropy.reshape(1));
+        AssertClose(expected["cluster"], terms.Cluster.reshape(1));
+        AssertClose(expected["separation"], terms.Separation.reshape(1));
+        AssertClose(expected["l1"], terms.L1.reshape(1));
+        AssertClose(expected["total"], terms.Total.reshape(1));
+    }
 }
