@@ -362,6 +362,32 @@ public class ExplanationTests
     }
 }
 
+public class PrototypePictureSourceTests
+{
+    [Fact]
+    public void PrototypePushedOntoASubsetIsFoundInTheWholeDataset()
+    {
+        using var model = ProtoPNetModel.Create(new ProtoPNetArchitecture { Backbone = "smallcnn", ImageSize = 28 }, ["a", "b"], prototypesPerClass: 1, seed: 3);
+        using var images = torch.rand(4, 3, 28, 28);
+        var whole = new TensorDataset("whole", images, [0, 1, 0, 1], ["a", "b"]);
+        var subset = new SubsetDataset(whole, [3, 2], "Train");
+        // Push recorded index 0 of the subset, i.e. item 3 of the whole set; the explanation is given the whole set.
+        model.SetProvenance(0, new PrototypeProvenance { SourceImage = subset.SourceOf(0), SourceIndex = 0, BoxX = 1, BoxY = 1, BoxWidth = 5, BoxHeight = 5 });
+        Assert.Equal(whole.SourceOf(3), subset.SourceOf(0));
+        string dir = Path.Combine(Path.GetTempPath(), $"pics-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(dir);
+            var pictures = new PrototypePictures(dir, 28, whole);
+            var (patch, source) = pictures.Get(model, 0, 0);
+            Assert.NotNull(source);
+            Assert.True(File.Exists(Path.Combine(dir, source!)));
+            Assert.True(File.Exists(Path.Combine(dir, patch!)));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+}
+
 public class PercentileTests
 {
     [Theory]

@@ -69,15 +69,33 @@ internal sealed class PrototypePictures
         try
         {
             if (File.Exists(provenance.SourceImage)) return ImageDecoder.DecodeRgb(provenance.SourceImage);
-            if (pushDataset is not null && provenance.SourceIndex >= 0 && provenance.SourceIndex < pushDataset.Count
-                && pushDataset.SourceOf(provenance.SourceIndex) == provenance.SourceImage)
+            if (pushDataset is not null && IndexInPushDataset(provenance) is int index)
             {
-                using var item = pushDataset.Load(provenance.SourceIndex, imageSize);
+                using var item = pushDataset.Load(index, imageSize);
                 box = box.ToInput(item.Geometry);
                 return Pictures.FromChw(item.Pixels.data<float>().ToArray(), imageSize);
             }
         }
         catch (ProtoPNetException) { }
         return null;
+    }
+
+    private Dictionary<string, int>? indexBySource;
+
+    /// <summary>
+    /// The push-dataset item a provenance record names. The recorded index is tried first; a record made on another
+    /// view of the same data (a split of it, say) is found by its source name instead.
+    /// </summary>
+    private int? IndexInPushDataset(PrototypeProvenance provenance)
+    {
+        var data = pushDataset!;
+        if (provenance.SourceIndex >= 0 && provenance.SourceIndex < data.Count && data.SourceOf(provenance.SourceIndex) == provenance.SourceImage)
+            return provenance.SourceIndex;
+        if (indexBySource is null)
+        {
+            indexBySource = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (int i = 0; i < data.Count; i++) indexBySource.TryAdd(data.SourceOf(i), i);
+        }
+        return indexBySource.TryGetValue(provenance.SourceImage, out int found) ? found : null;
     }
 }
