@@ -89,6 +89,15 @@ Describe 'Optimize-LastLayer' {
         $r.Optimality | Should -BeLessOrEqual 1e-4
         $r.WrongClassSparsity | Should -BeGreaterOrEqual 0
         $r.Count | Should -Be 12
+        $r.Method | Should -Be 'Newton'
+    }
+
+    It 'reaches the same optimum with -Method Fista as with the default Newton solve' {
+        $newton = New-TestModel | Optimize-LastLayer -Dataset $data -Lambda 0.01 -Tolerance 1e-7
+        $fista = New-TestModel | Optimize-LastLayer -Dataset $data -Lambda 0.01 -Tolerance 1e-7 -Method Fista -MaxIterations 20000
+        $fista.Method | Should -Be 'Fista'
+        $newton.Converged | Should -BeTrue
+        [math]::Abs($newton.Objective - $fista.Objective) | Should -BeLessOrEqual (1e-6 * $newton.Objective)
     }
 
     It 'runs the authors'' Adam passes with -Method Adam' {

@@ -184,7 +184,7 @@ public static class LastLayerOptimizer
     }
 
     /// <summary>The authors' stage 3: Adam (lr 1e-4) on CE + λ·L1 over shuffled minibatches, for a number of passes.</summary>
-    private static SolveResult AdamPasses(Tensor similarities, Tensor labels, Tensor mask, Tensor initial, LastLayerOptions options,
+    public static SolveResult AdamPasses(Tensor similarities, Tensor labels, Tensor mask, Tensor initial, LastLayerOptions options,
         Action<int, int, string>? progress, CancellationToken cancel)
     {
         var s = similarities.to(ScalarType.Float32);
