@@ -167,8 +167,13 @@ public class LastLayerTests
         Assert.True(result.Converged);
         var (similarities, labels) = LastLayerOptimizer.SimilarityVectors(model, data, 5, null, default);
         using var mask = (1 - model.Network.PrototypeClassIdentity.t()).to(ScalarType.Float64);
-        double optimality = LastLayerSolver.Optimality(similarities, labels, model.Network.LastLayer.weight!.detach().to(ScalarType.Float64), mask, 1e-3);
-        Assert.True(optimality < 1e-4, $"optimality of the model's float32 weights {optimality}");
+        // Twelve random images are separable by the own-class weights alone, which L1 does not touch: the infimum is not
+        // attained and the solver's weights grow (to ~1e5 for Newton) until the gradient is below tolerance. Stored in float32
+        // they keep the objective, not a 1e-6 gradient, so the check is on the objective.
+        using var stored = model.Network.LastLayer.weight!.detach().to(ScalarType.Float64);
+        using var ce = torch.nn.functional.cross_entropy(similarities.matmul(stored.t()), labels);
+        double storedObjective = ce.item<double>() + 1e-3 * (stored * mask).abs().sum().item<double>();
+        Assert.True(Math.Abs(storedObjective - result.Objective) <= 1e-5 * Math.Max(1, result.Objective), $"stored {storedObjective} vs solved {result.Objective}");
         var adam = LastLayerOptimizer.Optimize(model, data, new LastLayerOptions { Method = LastLayerMethod.Adam, Lambda = 1e-3, Passes = 2, BatchSize = 4 });
         Assert.True(adam.Objective >= result.Objective - 1e-9, "Adam cannot beat the exact optimum");
         Assert.Equal(6, adam.Iterations);

@@ -17,7 +17,8 @@ public static partial class LastLayerSolver
     /// <summary>
     /// Proximal Newton (Lee, Sun &amp; Saunders 2014; the scheme of newGLMNET): at each outer iteration the exact gradient of
     /// the mean CE, its Hessian H = (1/N) Σ_i (diag(p_i) − p_i p_iᵀ) ⊗ s_i s_iᵀ in the K·m weights, then the L1-regularized
-    /// quadratic model min_d gᵀd + ½dᵀHd + λ‖(W + d)⊙mask‖₁ solved by coordinate descent, then a backtracking (Armijo) line
+    /// quadratic model min_d gᵀd + ½dᵀHd + λ‖(W + d)⊙mask‖₁ solved by coordinate descent alternated with exact linear solves
+    /// on its sign pattern, then a backtracking (Armijo) line
     /// search on the true objective along d. Stops when <see cref="Optimality"/> ≤ <paramref name="tolerance"/>, which is
     /// checked with the exact gradient over all N vectors: the Hessian only shapes the direction, so forming it from a
     /// subset of <paramref name="hessianRows"/> vectors (when N is larger) changes the speed, not the answer.
@@ -68,7 +69,7 @@ public static partial class LastLayerSolver
             // Alternate coordinate descent (finds the sign pattern) with exact solves on that pattern (fast along correlated
             // prototypes, where coordinate descent crawls) until coordinate descent no longer moves.
             var direction = new double[size];
-            double target = Math.Min(1e-3 * optimality, 1e-7);
+            double target = Math.Max(1e-3 * optimality, 1e-12);   // inexact far from the optimum, precise near it
             for (int round = 0; round < 10; round++)
             {
                 if (QuadraticModelMinimizer(hessian, g, current, maskValues, lambda, direction, 20, target)) break;
