@@ -49,8 +49,8 @@ $rows = foreach ($n in $Counts) {
     if ($Real -or $ModelPath) {
         $have = $vectors.Item1.shape[0]
         $times = [math]::Ceiling($n / $have)
-        $s = $torch::cat([TorchSharp.torch+Tensor[]]@(1..$times | ForEach-Object { $vectors.Item1 }), 0).narrow(0, 0, $n)
-        $y = $torch::cat([TorchSharp.torch+Tensor[]]@(1..$times | ForEach-Object { $vectors.Item2 }), 0).narrow(0, 0, $n)
+        $s = $vectors.Item1.repeat([long[]]@($times, 1)).narrow(0, 0, $n)   # (a pipeline would enumerate the tensor's rows)
+        $y = $vectors.Item2.repeat([long[]]@($times)).narrow(0, 0, $n)
         $mask = $realMask
     }
     else {

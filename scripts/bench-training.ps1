@@ -129,8 +129,8 @@ $result.LastLayerFista500Objective = $fista500.Objective
 # The solve alone at the issue's size: 60,000 × 100 similarity vectors (this model's vectors, tiled), proximal Newton (the default).
 $vectors = [ProtoPNet.LastLayer.LastLayerOptimizer]::SimilarityVectors($model, $train, 100, $null, [Threading.CancellationToken]::None)
 $times = [math]::Ceiling(60000 / $train.Count)
-$s = $torch::cat([TorchSharp.torch+Tensor[]]@(1..$times | ForEach-Object { $vectors.Item1 }), 0).narrow(0, 0, 60000)
-$y = $torch::cat([TorchSharp.torch+Tensor[]]@(1..$times | ForEach-Object { $vectors.Item2 }), 0).narrow(0, 0, 60000)
+$s = $vectors.Item1.repeat([long[]]@($times, 1)).narrow(0, 0, 60000)   # (a pipeline would enumerate the tensor's rows)
+$y = $vectors.Item2.repeat([long[]]@($times)).narrow(0, 0, 60000)
 $mask = $model.Network.PrototypeClassIdentity.transpose(0, 1).mul([TorchSharp.Scalar](-1.0)).add([TorchSharp.Scalar]1.0).to([TorchSharp.torch+ScalarType]::Float64)
 $init = $model.Network.LastLayer.weight.detach().clone()
 $sw = [Diagnostics.Stopwatch]::StartNew()
