@@ -8,12 +8,12 @@
     FISTA to -Tolerance or -FistaIterations, and the authors' 20 Adam passes (lr 1e-4, batch 80). Columns: seconds,
     iterations (Adam: minibatch steps), the final objective and optimality (‖W − prox(W − ∇f(W))‖∞), converged.
     -Real uses real post-push vectors instead: a smallcnn ProtoPNet trained briefly on the bundled Fashion-MNIST sample
-    (or the model in -ModelPath), pushed, its similarity vectors on the sample's 6,000 training images, repeated to
-    reach N when N is larger (a repeated set has the same optimum; it measures the cost per vector).
+    (or the model in -ModelPath), pushed, its similarity vectors on the sample's 6,000 training images (N is capped at the
+    number of images).
 .EXAMPLE
     dotnet pwsh -File scripts/bench-lastlayer.ps1
 .EXAMPLE
-    dotnet pwsh -File scripts/bench-lastlayer.ps1 -Real -Counts 6000, 60000
+    dotnet pwsh -File scripts/bench-lastlayer.ps1 -Real -Counts 6000
 #>
 [CmdletBinding()]
 param(
@@ -47,10 +47,9 @@ if ($Real -or $ModelPath) {
 
 $rows = foreach ($n in $Counts) {
     if ($Real -or $ModelPath) {
-        $have = $vectors.Item1.shape[0]
-        $times = [math]::Ceiling($n / $have)
-        $s = $vectors.Item1.repeat([long[]]@($times, 1)).narrow(0, 0, $n)   # (a pipeline would enumerate the tensor's rows)
-        $y = $vectors.Item2.repeat([long[]]@($times)).narrow(0, 0, $n)
+        # Only as many vectors as the data has (N is capped there): no tiling.
+        $n = [math]::Min($n, [int]$vectors.Item1.size(0))
+        $s, $y = $vectors.Item1.narrow(0, 0, $n), $vectors.Item2.narrow(0, 0, $n)
         $mask = $realMask
     }
     else {
