@@ -57,7 +57,7 @@ $model | Invoke-PrototypePush -Dataset $train -ComparisonDataset $validation -Ou
     Format-List Pushed, MeanDistance, MaxDistance, PredictionsChanged, ComparisonCount, Seconds | Out-Host
 Measure-Stage 'after push'
 
-Step 'Stage 3: convex last-layer solve (FISTA), wrong-class weights driven to zero'
+Step 'Stage 3: convex last-layer solve (proximal Newton), wrong-class weights driven to zero'
 $model | Optimize-LastLayer -Dataset $train | Format-List Objective, Optimality, Converged, WrongClassSparsity, Accuracy, Seconds | Out-Host
 Measure-Stage 'after last layer'
 

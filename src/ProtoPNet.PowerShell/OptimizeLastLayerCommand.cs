@@ -19,8 +19,8 @@ public sealed class OptimizeLastLayerCommand : ProtoPNetCmdlet
     /// <summary>Weight of the L1 penalty on wrong-class connections (the authors' 1e-4).</summary>
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double Lambda { get; set; } = 1e-4;
 
-    /// <summary>Fista (exact solve, default) or Adam (the authors' passes, for comparison).</summary>
-    [Parameter] public LastLayerMethod Method { get; set; } = LastLayerMethod.Fista;
+    /// <summary>Newton (proximal Newton, exact solve, default), Fista (proximal gradient, exact but slower) or Adam (the authors' passes, for comparison).</summary>
+    [Parameter] public LastLayerMethod Method { get; set; } = LastLayerMethod.Newton;
 
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double Tolerance { get; set; } = 1e-4;
     [Parameter] [ValidateRange(1, int.MaxValue)] public int MaxIterations { get; set; } = 5000;
@@ -34,7 +34,7 @@ public sealed class OptimizeLastLayerCommand : ProtoPNetCmdlet
 
     protected override void ProcessRecord()
     {
-        if (Method == LastLayerMethod.Fista && (MyInvocation.BoundParameters.ContainsKey(nameof(Passes)) || MyInvocation.BoundParameters.ContainsKey(nameof(LearningRate))))
+        if (Method != LastLayerMethod.Adam && (MyInvocation.BoundParameters.ContainsKey(nameof(Passes)) || MyInvocation.BoundParameters.ContainsKey(nameof(LearningRate))))
             ThrowTerminating("ParameterNeedsAdam", ErrorKind.InvalidArgument, "-Passes and -LearningRate apply to -Method Adam only.");
         var options = new LastLayerOptions
         {
@@ -51,8 +51,8 @@ public sealed class OptimizeLastLayerCommand : ProtoPNetCmdlet
         {
             progress.Complete();
         }
-        if (Method == LastLayerMethod.Fista && !result.Converged)
-            WriteWarning($"FISTA stopped after {result.Iterations} iterations with optimality {result.Optimality:G3}, above the tolerance {result.Tolerance:G3}. Raise -MaxIterations for an exact solution.");
+        if (Method != LastLayerMethod.Adam && !result.Converged)
+            WriteWarning($"{result.Method} stopped after {result.Iterations} iterations with optimality {result.Optimality:G3}, above the tolerance {result.Tolerance:G3}. Raise -MaxIterations for an exact solution.");
         WriteVerbose($"Last layer: objective {result.Objective:G6}, optimality {result.Optimality:G3}, wrong-class sparsity {result.WrongClassSparsity:P1}, accuracy {result.Accuracy:P2}.");
         if (PassThru)
         {

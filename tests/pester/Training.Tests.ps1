@@ -89,6 +89,18 @@ Describe 'Optimize-LastLayer' {
         $r.Optimality | Should -BeLessOrEqual 1e-4
         $r.WrongClassSparsity | Should -BeGreaterOrEqual 0
         $r.Count | Should -Be 12
+        $r.Method | Should -Be 'Newton'
+    }
+
+    It 'selects the first-order solve with -Method Fista, which cannot beat the default Newton solve' {
+        $newton = New-TestModel | Optimize-LastLayer -Dataset $data -Lambda 0.01 -Tolerance 1e-7
+        $fista = New-TestModel | Optimize-LastLayer -Dataset $data -Lambda 0.01 -Tolerance 1e-7 -Method Fista -MaxIterations 500 -WarningAction SilentlyContinue
+        $newton.Method | Should -Be 'Newton'
+        $newton.Converged | Should -BeTrue
+        $newton.Optimality | Should -BeLessOrEqual 1e-7
+        $fista.Method | Should -Be 'Fista'
+        $fista.Iterations | Should -BeLessOrEqual 500
+        $fista.Objective | Should -BeGreaterOrEqual ($newton.Objective - 1e-9)
     }
 
     It 'runs the authors'' Adam passes with -Method Adam' {

@@ -8,15 +8,18 @@ using static TorchSharp.torch;
 
 namespace ProtoPNet.LastLayer;
 
-public enum LastLayerMethod { Fista, Adam }
+/// <summary>Newton: proximal Newton, the exact solve (default). Fista: accelerated proximal gradient, also exact but slow on
+/// ill-conditioned similarity vectors. Adam: the authors' passes, for comparison (no optimality guarantee).</summary>
+public enum LastLayerMethod { Newton, Fista, Adam }
 
 public sealed record LastLayerOptions
 {
-    public LastLayerMethod Method { get; init; } = LastLayerMethod.Fista;
+    public LastLayerMethod Method { get; init; } = LastLayerMethod.Newton;
     /// <summary>λ of the L1 term on wrong-class connections (the authors' coefficient).</summary>
     public double Lambda { get; init; } = 1e-4;
-    /// <summary>FISTA stops when the optimality measure (max-norm of the proximal-gradient mapping) is at most this.</summary>
+    /// <summary>Newton and FISTA stop when the optimality measure (max-norm of the proximal-gradient mapping) is at most this.</summary>
     public double Tolerance { get; init; } = 1e-4;
+    /// <summary>Outer iterations of Newton or FISTA (Newton needs tens; FISTA thousands).</summary>
     public int MaxIterations { get; init; } = 5000;
     /// <summary>Adam variant: passes over the similarity vectors, learning rate and minibatch size (the authors': 20, 1e-4, 80).</summary>
     public int Passes { get; init; } = 20;
@@ -55,7 +58,7 @@ public sealed class LastLayerResult
 
 /// <summary>
 /// Stage 3: with backbone, add-on and prototypes frozen, each image's similarity vector is computed once (eval, no grad)
-/// and the convex last-layer problem is solved on them — exactly (FISTA) or the authors' way (Adam passes).
+/// and the convex last-layer problem is solved on them — exactly (proximal Newton, or FISTA) or the authors' way (Adam passes).
 /// </summary>
 public static class LastLayerOptimizer
 {
@@ -81,10 +84,14 @@ public static class LastLayerOptimizer
                 using var initial = network.LastLayer.weight!.detach().clone();
                 double accuracyBefore = Accuracy(similarities, labels, initial);
                 var solveClock = Stopwatch.StartNew();
-                SolveResult solved = options.Method == LastLayerMethod.Fista
-                    ? LastLayerSolver.Fista(similarities, labels, mask, initial, options.Lambda, options.Tolerance, options.MaxIterations,
-                        (i, objective, optimality) => progress?.Invoke(i, options.MaxIterations, $"FISTA objective {objective:G6}, optimality {optimality:G3}"), cancel)
-                    : AdamPasses(similarities, labels, mask, initial, options, progress, cancel);
+                Action<int, double, double> report = (i, objective, optimality) =>
+                    progress?.Invoke(i, options.MaxIterations, $"{options.Method} objective {objective:G6}, optimality {optimality:G3}");
+                SolveResult solved = options.Method switch
+                {
+                    LastLayerMethod.Newton => LastLayerSolver.Newton(similarities, labels, mask, initial, options.Lambda, options.Tolerance, options.MaxIterations, report, cancel),
+                    LastLayerMethod.Fista => LastLayerSolver.Fista(similarities, labels, mask, initial, options.Lambda, options.Tolerance, options.MaxIterations, report, cancel),
+                    _ => AdamPasses(similarities, labels, mask, initial, options, progress, cancel),
+                };
                 double solveSeconds = solveClock.Elapsed.TotalSeconds;
                 using (solved.Weight)
                 {
@@ -96,7 +103,7 @@ public static class LastLayerOptimizer
                     var result = new LastLayerResult
                     {
                         Model = model.Name,
-                        Method = options.Method.ToString(),
+                        Method = solved.Method,
                         Lambda = options.Lambda,
                         Objective = solved.Objective,
                         CrossEntropy = solved.CrossEntropy,
@@ -177,7 +184,7 @@ public static class LastLayerOptimizer
     }
 
     /// <summary>The authors' stage 3: Adam (lr 1e-4) on CE + λ·L1 over shuffled minibatches, for a number of passes.</summary>
-    private static SolveResult AdamPasses(Tensor similarities, Tensor labels, Tensor mask, Tensor initial, LastLayerOptions options,
+    public static SolveResult AdamPasses(Tensor similarities, Tensor labels, Tensor mask, Tensor initial, LastLayerOptions options,
         Action<int, int, string>? progress, CancellationToken cancel)
     {
         var s = similarities.to(ScalarType.Float32);
@@ -212,7 +219,7 @@ public static class LastLayerOptimizer
             using (var value = LastLayerSolver.SmoothValue(similarities, labels, w)) ce = value.item<double>();
             double penalty = LastLayerSolver.Penalty(w, mask);
             double optimality = LastLayerSolver.Optimality(similarities, labels, w, mask, options.Lambda);
-            return new SolveResult(w, ce + options.Lambda * penalty, ce, penalty, optimality, steps, optimality <= options.Tolerance);
+            return new SolveResult(w, ce + options.Lambda * penalty, ce, penalty, optimality, steps, optimality <= options.Tolerance, "Adam");
         }
         finally
         {

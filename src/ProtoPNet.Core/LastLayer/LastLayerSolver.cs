@@ -5,14 +5,16 @@ using static TorchSharp.torch.nn.functional;
 namespace ProtoPNet.LastLayer;
 
 /// <summary>The state of a last-layer solve: weights and how close they are to the optimum.</summary>
-public sealed record SolveResult(Tensor Weight, double Objective, double CrossEntropy, double Penalty, double Optimality, int Iterations, bool Converged);
+/// <param name="Method">The algorithm that produced it: "Newton", "Fista" (also when Newton fell back to it) or "Adam".</param>
+public sealed record SolveResult(Tensor Weight, double Objective, double CrossEntropy, double Penalty, double Optimality, int Iterations, bool Converged,
+    string Method = "Fista");
 
 /// <summary>
 /// min over W [K, m] of F(W) = mean_i CE(W·s_i, y_i) + λ·Σ_{k, j ∉ P_k} |w_kj| — convex: a smooth loss plus an L1 term on the
 /// wrong-class connections only. Solved by FISTA (accelerated proximal gradient) in a diagonal metric, with backtracking on the step and
 /// adaptive restart, in float64. Optimality is the size of the proximal-gradient mapping (see <see cref="Optimality"/>).
 /// </summary>
-public static class LastLayerSolver
+public static partial class LastLayerSolver
 {
     /// <param name="similarities">[N, m] similarity vectors.</param>
     /// <param name="labels">[N] int64.</param>

@@ -1,0 +1,78 @@
+<#
+.SYNOPSIS
+    Times the last-layer solvers on post-push-like similarity vectors and prints a table.
+.DESCRIPTION
+    For each N in -Counts: synthetic similarity vectors (ProtoPNet.LastLayer.SyntheticSimilarities: K = 10 classes ×
+    10 prototypes, nearly separable, log similarities up to ~9 as after a push), from the authors' starting weights
+    (1 own class, −0.5 elsewhere), λ = 1e-4. Methods: proximal Newton (the default of Optimize-LastLayer) to -Tolerance,
+    FISTA to -Tolerance or -FistaIterations, and the authors' 20 Adam passes (lr 1e-4, batch 80). Columns: seconds,
+    iterations (Adam: minibatch steps), the final objective and optimality (‖W − prox(W − ∇f(W))‖∞), converged.
+    -Real uses real post-push vectors instead: a smallcnn ProtoPNet trained briefly on the bundled Fashion-MNIST sample
+    (or the model in -ModelPath), pushed, its similarity vectors on the sample's 6,000 training images (N is capped at the
+    number of images).
+.EXAMPLE
+    dotnet pwsh -File scripts/bench-lastlayer.ps1
+.EXAMPLE
+    dotnet pwsh -File scripts/bench-lastlayer.ps1 -Real -Counts 6000
+#>
+[CmdletBinding()]
+param(
+    [int[]] $Counts = @(5400, 60000),
+    [double] $Lambda = 1e-4,
+    [double] $Tolerance = 1e-4,
+    [int] $FistaIterations = 1000,
+    [int] $Threads = 2,
+    [switch] $Real,
+    [string] $ModelPath
+)
+$ErrorActionPreference = 'Stop'
+Import-Module (Join-Path $PSScriptRoot '../ProtoPNet.psd1') -Force
+$null = New-ProtoPNet -Backbone smallcnn -ClassCount 2 -ImageSize 28   # loads TorchSharp
+[TorchSharp.torch]::set_num_threads($Threads)
+$none = [Threading.CancellationToken]::None
+
+$torch = [TorchSharp.torch]
+if ($Real -or $ModelPath) {
+    $train = Import-ProtoPNetDataset (Join-Path $PSScriptRoot '../data/fashion-mnist-sample') -Format Idx -Split Train
+    if ($ModelPath) { $model = Import-ProtoPNet -LiteralPath $ModelPath }
+    else {
+        Write-Host 'Training a smallcnn ProtoPNet briefly (1 warm + 2 joint epochs) and pushing it, for real similarity vectors...'
+        $model = New-ProtoPNet -Backbone smallcnn -ClassName $train.ClassNames -ImageSize 28 -Seed 1
+        $null = $model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 1 -Epochs 2 -BackboneLearningRate 3e-3 -Seed 1
+        $null = $model | Invoke-PrototypePush -Dataset $train
+    }
+    $vectors = [ProtoPNet.LastLayer.LastLayerOptimizer]::SimilarityVectors($model, $train, 100, $null, $none)
+    $realMask = $model.Network.PrototypeClassIdentity.transpose(0, 1).mul([TorchSharp.Scalar](-1.0)).add([TorchSharp.Scalar]1.0).to([TorchSharp.torch+ScalarType]::Float64)
+}
+
+$rows = foreach ($n in $Counts) {
+    if ($Real -or $ModelPath) {
+        # Only as many vectors as the data has (N is capped there): no tiling.
+        $n = [math]::Min($n, [int]$vectors.Item1.size(0))
+        $s, $y = $vectors.Item1.narrow(0, 0, $n), $vectors.Item2.narrow(0, 0, $n)
+        $mask = $realMask
+    }
+    else {
+        $problem = [ProtoPNet.LastLayer.SyntheticSimilarities]::Create($n, 10, 10, 1)
+        $s, $y, $mask = $problem.Item1, $problem.Item2, $problem.Item3
+    }
+    $start = $mask.mul([TorchSharp.Scalar](-1.5)).add([TorchSharp.Scalar]1.0)
+    $runs = [ordered]@{
+        Newton = { [ProtoPNet.LastLayer.LastLayerSolver]::Newton($s, $y, $mask, $start, $Lambda, $Tolerance, 200, $null, $none, [ProtoPNet.LastLayer.LastLayerSolver]::DefaultHessianRows) }
+        Fista  = { [ProtoPNet.LastLayer.LastLayerSolver]::Fista($s, $y, $mask, $start, $Lambda, $Tolerance, $FistaIterations, $null, $none) }
+        Adam20 = {
+            $options = [ProtoPNet.LastLayer.LastLayerOptions]@{ Method = 'Adam'; Lambda = $Lambda; Tolerance = $Tolerance; Passes = 20; LearningRate = 1e-4; BatchSize = 80; Seed = 1 }
+            [ProtoPNet.LastLayer.LastLayerOptimizer]::AdamPasses($s, $y, $mask, $start, $options, $null, $none)
+        }
+    }
+    foreach ($name in $runs.Keys) {
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $r = & $runs[$name]
+        [pscustomobject]@{
+            Vectors = if ($Real -or $ModelPath) { 'real' } else { 'synthetic' }; N = $n; Method = $name; Seconds = [math]::Round($clock.Elapsed.TotalSeconds, 2); Iterations = $r.Iterations
+            Objective = $r.Objective.ToString('G10'); Optimality = $r.Optimality.ToString('G3'); Converged = $r.Converged
+        }
+        $r.Weight.Dispose()
+    }
+}
+$rows | Format-Table -AutoSize | Out-String -Width 200

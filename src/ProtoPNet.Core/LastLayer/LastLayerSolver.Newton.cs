@@ -1,0 +1,222 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn.functional;
+
+namespace ProtoPNet.LastLayer;
+
+public static partial class LastLayerSolver
+{
+    /// <summary>Above this many weights (K·m) the dense Hessian is too large (4,096² doubles = 128 MB) and
+    /// <see cref="Newton"/> falls back to <see cref="Fista"/>.</summary>
+    public const int MaxNewtonVariables = 4096;
+
+    /// <summary>The Hessian is formed from at most this many similarity vectors (a fixed random subset); the gradient,
+    /// objective and stopping test always use all of them.</summary>
+    public const int DefaultHessianRows = 8192;
+
+    /// <summary>
+    /// Proximal Newton (Lee, Sun &amp; Saunders 2014; the scheme of newGLMNET): at each outer iteration the exact gradient of
+    /// the mean CE, its Hessian H = (1/N) Σ_i (diag(p_i) − p_i p_iᵀ) ⊗ s_i s_iᵀ in the K·m weights, then the L1-regularized
+    /// quadratic model min_d gᵀd + ½dᵀHd + λ‖(W + d)⊙mask‖₁ solved by coordinate descent alternated with exact linear solves
+    /// on its sign pattern, then a backtracking (Armijo) line
+    /// search on the true objective along d. Stops when <see cref="Optimality"/> ≤ <paramref name="tolerance"/>, which is
+    /// checked with the exact gradient over all N vectors: the Hessian only shapes the direction, so forming it from a
+    /// subset of <paramref name="hessianRows"/> vectors (when N is larger) changes the speed, not the answer.
+    /// Beyond <see cref="MaxNewtonVariables"/> weights it runs <see cref="Fista"/> instead (Method "Fista" in the result).
+    /// </summary>
+    public static SolveResult Newton(Tensor similarities, Tensor labels, Tensor wrongClassMask, Tensor initial, double lambda,
+        double tolerance = 1e-6, int maxIterations = 200, Action<int, double, double>? progress = null, CancellationToken cancel = default,
+        int hessianRows = DefaultHessianRows)
+    {
+        long classes = initial.shape[0], prototypes = initial.shape[1];
+        int size = checked((int)(classes * prototypes));
+        if (size > MaxNewtonVariables)
+            return Fista(similarities, labels, wrongClassMask, initial, lambda, tolerance, maxIterations, progress, cancel);
+        using var noGrad = torch.no_grad();
+        using var outer = NewDisposeScope();
+        var s = similarities.to(ScalarType.Float64);
+        var mask = wrongClassMask.to(ScalarType.Float64);
+        var w = initial.to(ScalarType.Float64).clone();
+        long n = s.shape[0];
+        var hessianSet = s;
+        if (n > hessianRows)
+        {
+            var rows = torch.randperm(n, generator: new Generator(0)).narrow(0, 0, hessianRows).sort().Values;
+            hessianSet = s.index_select(0, rows);
+        }
+        var maskValues = mask.contiguous().data<double>().ToArray();
+        Recenter(w, mask);
+        double objective = double.NaN, optimality = double.PositiveInfinity;
+        int iteration = 0;
+        bool converged = false;
+        for (; ; iteration++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var logits = s.matmul(w.t());
+            var (value, gradient) = ValueAndGradient(s, labels, logits);
+            double penalty = Penalty(w, mask);
+            objective = value.item<double>() + lambda * penalty;
+            optimality = (w - Prox(w - gradient, mask, lambda)).abs().max().item<double>();
+            progress?.Invoke(iteration, objective, optimality);
+            if (optimality <= tolerance) { converged = true; break; }
+            if (iteration >= maxIterations) break;
+
+            var hessianTensor = Hessian(hessianSet, w);
+            var hessian = hessianTensor.data<double>().ToArray();
+            var g = gradient.contiguous().data<double>().ToArray();
+            var current = w.contiguous().data<double>().ToArray();
+            // Alternate coordinate descent (finds the sign pattern) with exact solves on that pattern (fast along correlated
+            // prototypes, where coordinate descent crawls) until coordinate descent no longer moves.
+            var direction = new double[size];
+            double target = Math.Max(1e-3 * optimality, 1e-12);   // inexact far from the optimum, precise near it
+            for (int round = 0; round < 10; round++)
+            {
+                if (QuadraticModelMinimizer(hessian, g, current, maskValues, lambda, direction, 20, target)) break;
+                direction = RefineOnSupport(hessianTensor, g, current, maskValues, lambda, direction);
+            }
+
+            // Armijo along d with the L1 term (Tseng & Yun): F(W + t·d) ≤ F(W) + σ·t·Δ, Δ = gᵀd + λ(‖(W+d)⊙mask‖₁ − ‖W⊙mask‖₁) < 0.
+            var d = torch.tensor(direction, [classes, prototypes], ScalarType.Float64);
+            double decrease = (gradient * d).sum().item<double>() + lambda * (Penalty(w + d, mask) - penalty);
+            if (!(decrease < 0)) break;   // no descent direction left at float64 precision
+            var logitsStep = s.matmul(d.t());
+            double step = 1;
+            bool accepted = false;
+            for (int halving = 0; halving < 40; halving++, step /= 2)
+            {
+                var trial = w + step * d;
+                double trialObjective = cross_entropy(logits + step * logitsStep, labels).item<double>() + lambda * Penalty(trial, mask);
+                if (trialObjective <= objective + 1e-4 * step * decrease) { accepted = true; break; }
+            }
+            if (!accepted) break;   // rounding noise dominates the decrease: this is as close as float64 gets
+            w.add_(step * d);
+            Recenter(w, mask);
+        }
+        double ce = SmoothValue(s, labels, w).item<double>();
+        double finalPenalty = Penalty(w, mask);
+        return new SolveResult(w.MoveToOuterDisposeScope(), ce + lambda * finalPenalty, ce, finalPenalty, optimality, iteration, converged, "Newton");
+    }
+
+    /// <summary>
+    /// H = (1/n) Σ_i (diag(p_i) − p_i p_iᵀ) ⊗ s_i s_iᵀ, row-major in W's flattening (index a·m + j), as one dense array.
+    /// With x_i = p_i ⊗ s_i: H = (blockdiag_a Σ_i p_ia s_i s_iᵀ − Σ_i x_i x_iᵀ) / n, both sums as matrix products over row chunks.
+    /// </summary>
+    private static Tensor Hessian(Tensor s, Tensor w)
+    {
+        long n = s.shape[0], classes = w.shape[0], m = w.shape[1], size = classes * m;
+        var hessian = torch.zeros(size, size, dtype: ScalarType.Float64);
+        var diagonalBlocks = torch.zeros(size, m, dtype: ScalarType.Float64);
+        const long chunk = 4096;
+        for (long start = 0; start < n; start += chunk)
+        {
+            using var chunkScope = NewDisposeScope();
+            var rows = s.narrow(0, start, Math.Min(chunk, n - start));
+            var p = softmax(rows.matmul(w.t()), 1);
+            var x = (p.unsqueeze(2) * rows.unsqueeze(1)).reshape(rows.shape[0], size);
+            var xt = x.t();
+            hessian.addmm_(xt, x, beta: 1, alpha: -1);
+            diagonalBlocks.addmm_(xt, rows);
+        }
+        for (long a = 0; a < classes; a++)
+            hessian.narrow(0, a * m, m).narrow(1, a * m, m).add_(diagonalBlocks.narrow(0, a * m, m));
+        return hessian.div_(n);
+    }
+
+    /// <summary>
+    /// Coordinate descent finds the sign pattern of the model's minimizer quickly but converges slowly along correlated
+    /// prototypes. With that pattern fixed, the model is a smooth quadratic on the free weights (own-class ones and the
+    /// nonzero wrong-class ones; the zero ones stay at 0): one linear solve (H_FF + μI)·d_F = −(g_F + λ·sign_F + H_FZ·d_Z)
+    /// gives its exact minimizer. Weights that would cross zero stop at zero; the result is used when it lowers the model, else the coordinate-descent step stands.
+    /// </summary>
+    private static double[] RefineOnSupport(Tensor hessian, double[] g, double[] w, double[] mask, double lambda, double[] direction)
+    {
+        using var scope = NewDisposeScope();
+        int size = g.Length;
+        var free = new List<long>();
+        var sign = new double[size];
+        var fixedStep = new double[size];
+        for (int c = 0; c < size; c++)
+        {
+            double target = w[c] + direction[c];
+            if (mask[c] > 0 && target == 0) { fixedStep[c] = -w[c]; continue; }
+            free.Add(c);
+            sign[c] = mask[c] > 0 ? Math.Sign(target) : 0;
+        }
+        if (free.Count == 0) return direction;
+        var index = torch.tensor(free.ToArray());
+        var h = hessian;
+        var gT = torch.tensor(g);
+        var signT = torch.tensor(sign);
+        var fixedT = torch.tensor(fixedStep);
+        var hFree = h.index_select(0, index);                                         // [F, size]
+        var rhs = -(gT.index_select(0, index) + lambda * signT.index_select(0, index) + hFree.matmul(fixedT));
+        var hFF = hFree.index_select(1, index);
+        double damping = 1e-9 * hFF.diagonal().mean().item<double>() + 1e-300;
+        hFF.diagonal().add_(damping);
+        var solved = torch.linalg.solve(hFF, rhs);
+        var candidate = (double[])fixedStep.Clone();
+        var solvedValues = solved.data<double>().ToArray();
+        for (int f = 0; f < free.Count; f++)
+        {
+            int c = (int)free[f];
+            candidate[c] = solvedValues[f];
+            if (sign[c] != 0 && Math.Sign(w[c] + candidate[c]) != sign[c]) candidate[c] = -w[c];   // left its orthant: stop at 0
+        }
+        return Model(h, g, w, mask, lambda, candidate) <= Model(h, g, w, mask, lambda, direction) ? candidate : direction;
+    }
+
+    /// <summary>gᵀd + ½dᵀHd + λ‖(w + d)⊙mask‖₁.</summary>
+    private static double Model(Tensor hessian, double[] g, double[] w, double[] mask, double lambda, double[] d)
+    {
+        using var scope = NewDisposeScope();
+        var dT = torch.tensor(d);
+        double value = (torch.tensor(g) * dT).sum().item<double>() + 0.5 * dT.dot(hessian.matmul(dT)).item<double>();
+        for (int c = 0; c < d.Length; c++) value += lambda * mask[c] * Math.Abs(w[c] + d[c]);
+        return value;
+    }
+
+    /// <summary>
+    /// Coordinate descent on q(d) = gᵀd + ½dᵀ(H + μI)d + λ‖(w + d)⊙mask‖₁, keeping H·d up to date (one row of H per update).
+    /// μ = 1e-10·trace/size only regularizes the flat directions of softmax (a shift of every row of W); the outer
+    /// <see cref="Recenter"/> handles those exactly. Updates d in place from its current value; true when
+    /// a sweep moved no coordinate by more than <paramref name="target"/>.
+    /// </summary>
+    private static bool QuadraticModelMinimizer(double[] hessian, double[] g, double[] w, double[] mask, double lambda, double[] d,
+        int sweeps, double target)
+    {
+        int size = g.Length;
+        double trace = 0;
+        for (int c = 0; c < size; c++) trace += hessian[c * size + c];
+        double damping = 1e-10 * trace / size + 1e-300;
+        var hd = new double[size];
+        for (int c = 0; c < size; c++)
+        {
+            if (d[c] == 0) continue;
+            var row = new ReadOnlySpan<double>(hessian, c * size, size);
+            for (int i = 0; i < size; i++) hd[i] += d[c] * row[i];
+            hd[c] += damping * d[c];
+        }
+        for (int sweep = 0; sweep < sweeps; sweep++)
+        {
+            double largest = 0;
+            for (int c = 0; c < size; c++)
+            {
+                double curvature = hessian[c * size + c] + damping;
+                double slope = g[c] + hd[c];
+                double before = w[c] + d[c];
+                double after = before - slope / curvature;
+                if (mask[c] > 0) after = Math.Sign(after) * Math.Max(0, Math.Abs(after) - lambda / curvature);
+                double change = after - before;
+                if (change == 0) continue;
+                d[c] += change;
+                var row = new ReadOnlySpan<double>(hessian, c * size, size);
+                for (int i = 0; i < size; i++) hd[i] += change * row[i];
+                hd[c] += damping * change;
+                largest = Math.Max(largest, Math.Abs(change));
+            }
+            if (largest <= target) return true;
+        }
+        return false;
+    }
+}
