@@ -22,6 +22,9 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
 
     [Parameter] [ValidateRange(0, 100000)] public int WarmEpochs { get; set; } = 5;
 
+    /// <summary>Augment training images online with the authors' transforms (rotate ±15°, skew 0.2, shear ±10°, then a left-right flip with p = 0.5), seeded per epoch and image.</summary>
+    [Parameter] public SwitchParameter Augment { get; set; }
+
     /// <summary>Joint epochs (backbone, add-on and prototypes learn together).</summary>
     [Parameter] [ValidateRange(0, 100000)] public int Epochs { get; set; } = 10;
 
@@ -82,6 +85,7 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
             CheckpointDirectory = CheckpointDirectory is null ? null : ResolveNewPath(CheckpointDirectory),
             Resume = Resume,
             FeatureCacheBytes = NoFeatureCache ? 0 : new TrainingOptions { Phases = phases }.FeatureCacheBytes,
+            Augmentation = Augment ? ImageAugmentation.Authors : null,
         };
         var progress = new ProgressReporter(this, $"Training {Model.Name}");
         var callbacks = new TrainingCallbacks

@@ -92,6 +92,32 @@ public class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void OnlineAugmentationIsSeededPerEpochSoResumeRepeatsItAndItChangesTraining()
+    {
+        var data = TestData.Images(16, 2, 16, seed: 7);
+        string directory = Directory.CreateTempSubdirectory("ptpn-aug-").FullName;
+        try
+        {
+            var augmented = Options(1, 2) with { Augmentation = ImageAugmentation.Authors };
+            using var full = TestData.Model(2);
+            ProtoPNetTrainer.Train(full, data, null, augmented);
+            using var plain = TestData.Model(2);
+            ProtoPNetTrainer.Train(plain, data, null, Options(1, 2));
+            // Same seed, with and without augmentation: the images differed, so the weights do.
+            Assert.False(TestData.BitIdentical(TestData.State(full.Network)["prototype_vectors"], TestData.State(plain.Network)["prototype_vectors"]));
+
+            // Interrupted after the warm epoch and resumed: the same augmentations, so the same weights.
+            using var resumed = TestData.Model(2);
+            string checkpoints = Path.Combine(directory, "ckpt");
+            ProtoPNetTrainer.Train(resumed, data, null, augmented with { CheckpointDirectory = checkpoints, Phases = [augmented.Phases[0]] });
+            ProtoPNetTrainer.Train(resumed, data, null, augmented with { CheckpointDirectory = checkpoints, Resume = true });
+            foreach (var (name, values) in TestData.State(full.Network))
+                Assert.True(TestData.BitIdentical(values, TestData.State(resumed.Network)[name]), name);
+        }
+        finally { Directory.Delete(directory, true); }
+    }
+
+    [Fact]
     public void ValidationSelectsAndRestoresTheBestEpoch()
     {
         using var model = TestData.Model(2);

@@ -44,6 +44,12 @@ public sealed class BatchReader
 
     public int AugmentationSeed { get; set; } = 1;
 
+    /// <summary>
+    /// How many <see cref="Read"/> calls came before; the next call augments as pass <c>PassesRead + 1</c>. A trainer
+    /// sets it to the epoch so that a resumed run draws the same augmentations as an uninterrupted one.
+    /// </summary>
+    public int PassesRead { get => Volatile.Read(ref passes); set => Volatile.Write(ref passes, value); }
+
     /// <summary>How many decoded batches may wait ahead of the caller; 0 decodes on the caller's thread.</summary>
     public int PrefetchBatches { get; set; } = 2;
 

@@ -119,7 +119,7 @@ public static class ProtoPNetTrainer
             this.options = options;
             this.callbacks = callbacks;
             this.cancel = cancel;
-            reader = new BatchReader(train, model.ImageSize, model.Normalization);
+            reader = new BatchReader(train, model.ImageSize, model.Normalization) { Augmentation = options.Augmentation };
             totalEpochs = options.Phases.Sum(p => p.Epochs);
             checkpointPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
         }
@@ -130,6 +130,7 @@ public static class ProtoPNetTrainer
             byte[]? optimizerState = null;
             int optimizerPhase = -1;
             seed = options.Seed ?? Random.Shared.Next();
+            reader.AugmentationSeed = seed;
             if (options.Resume && checkpointPath is not null && File.Exists(checkpointPath))
             {
                 var checkpoint = TrainingCheckpoint.Load(checkpointPath);
@@ -137,6 +138,7 @@ public static class ProtoPNetTrainer
                 if (options.Seed is int s && s != checkpoint.State.Seed)
                     callbacks.Warning?.Invoke($"The checkpoint was trained with seed {checkpoint.State.Seed}; resuming with it, not {s}.");
                 seed = checkpoint.State.Seed;
+                reader.AugmentationSeed = seed;
                 completed = checkpoint.State.CompletedEpochs;
                 results.AddRange(checkpoint.State.Results);
                 bestEpoch = checkpoint.State.BestEpoch;
@@ -233,7 +235,8 @@ public static class ProtoPNetTrainer
                 int g = 0;
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = phase.Groups[g++].LearningRate * factor;
 
-                if (!backboneTrains && cache is null) cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, Report(epoch, phase), cancel);
+                // A frozen backbone's output is reused across epochs only when the images do not change between them.
+                if (!backboneTrains && cache is null && options.Augmentation is null) cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, Report(epoch, phase), cancel);
                 var result = RunEpoch(epoch, phase, optimizer, backboneTrains);
                 completed = epoch;
                 results.Add(result);
@@ -250,6 +253,7 @@ public static class ProtoPNetTrainer
             var clock = Stopwatch.StartNew();
             ParameterGroups.SetTrainingMode(network, backboneTrains);
             var order = ShuffleOrder(seed, epoch, train.Count);
+            reader.PassesRead = epoch - 1; // this epoch's images are augmented as pass `epoch`, resumed or not
             if (cache is not null) order = order.Where(cache.Contains).ToArray();
             int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
             double loss = 0, ce = 0, clst = 0, sep = 0, l1 = 0;
