@@ -9,7 +9,7 @@
     The backbone is the small CPU-friendly CNN at 28×28 (a 7×7 latent grid whose cells see 16×16 pixels, so
     boxes point at parts). It starts from random weights, not ImageNet, so it learns at 3e-3 instead of the
     authors' 1e-4 for a pretrained backbone, with batches of 32 (more steps on a small set) and the StepLR
-    decay after 12 joint epochs instead of 5; the loss, the other learning rates, push and the last-layer
+    decay after 15 joint epochs instead of 5; the loss, the other learning rates, push and the last-layer
     problem are the authors'.
 #>
 [CmdletBinding()]
@@ -17,7 +17,7 @@ param(
     [string] $OutputDirectory = (Join-Path $PSScriptRoot '../out/demo'),
     [int] $Seed = 1,
     [int] $WarmEpochs = 1,
-    [int] $Epochs = 24,
+    [int] $Epochs = 30,
     [int] $CycleEpochs = 3,
     [int] $BatchSize = 32,
     [double] $BackboneLearningRate = 3e-3
@@ -47,7 +47,7 @@ function Measure-Stage([string] $stage) {
 
 Step "Stage 1: $WarmEpochs warm + $Epochs joint epochs (CE + 0.8·Clst − 0.08·Sep + 1e-4·L1, Adam)"
 $model | Start-ProtoPNetTraining -Dataset $train -ValidationDataset $validation -WarmEpochs $WarmEpochs -Epochs $Epochs `
-    -BatchSize $BatchSize -BackboneLearningRate $BackboneLearningRate -StepSize 12 -Seed $Seed `
+    -BatchSize $BatchSize -BackboneLearningRate $BackboneLearningRate -StepSize 15 -Seed $Seed `
     -CheckpointDirectory (Join-Path $OutputDirectory 'checkpoints') |
     Format-Table | Out-Host
 Measure-Stage 'after training'
