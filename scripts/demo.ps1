@@ -80,7 +80,7 @@ $csv = Join-Path $OutputDirectory 'explanations.csv'
 $sheets = Join-Path $OutputDirectory 'explanations'
 Get-Explanation -Dataset $test -Index $indices -Model $model -Top 5 -OutputDirectory $sheets -PushDataset $all |
     Export-Csv $csv -NoTypeInformation
-Import-Csv $csv | Select-Object -First 5 | Format-Table ImageIndex, TrueClass, PredictedClass, Probability, Rank, PrototypeIndex, PrototypeClass, Similarity, Weight, Contribution, BoxX, BoxY, BoxWidth, BoxHeight | Out-Host
+Import-Csv $csv | Select-Object -First 5 | Format-Table ImageIndex, TrueClass, PredictedClass, Rank, PrototypeClass, Similarity, Weight, Contribution | Out-Host
 
 Write-Host ''
 Write-Host 'Test accuracy on the 1,000 sample test images' -ForegroundColor Green
