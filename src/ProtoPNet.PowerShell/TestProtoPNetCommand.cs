@@ -10,8 +10,9 @@ namespace ProtoPNet.PowerShell;
 [OutputType(typeof(EvaluationResult))]
 public sealed class TestProtoPNetCommand : ProtoPNetCmdlet
 {
+    /// <summary>A model, or an ensemble from Join-ProtoPNet.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
-    public ProtoPNetModel Model { get; set; } = null!;
+    public IClassifier Model { get; set; } = null!;
 
     [Parameter(Mandatory = true, Position = 0)]
     public ImageDataset Dataset { get; set; } = null!;

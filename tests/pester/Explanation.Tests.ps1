@@ -144,6 +144,17 @@ Describe 'Join-ProtoPNet' {
         $b.Contribution | Should -Be $a.Contribution
     }
 
+    It 'is tested by Test-ProtoPNet: its predictions are the argmax of the summed member logits' {
+        $images = [TorchSharp.torch]::rand([long[]]@(6, 3, 28, 28))
+        $data = [ProtoPNet.Data.TensorDataset]::new('mem', $images, [int[]]@(0, 1, 2, 0, 1, 2), [string[]]@('a', 'b', 'c'))
+        $result = $ensemble | Test-ProtoPNet -Dataset $data
+        $result.Count | Should -Be 6
+        $rows = Get-Explanation -Dataset $data -Model $ensemble -Top 1
+        $expected = @($rows | Where-Object { $_.PredictedClass -eq $data.ClassNames[$data.LabelOf($_.ImageIndex)] }).Count / 6
+        $result.Accuracy | Should -Be $expected
+        $result.Model | Should -Be $ensemble.Name
+    }
+
     It 'refuses members with different classes with EnsembleMismatch' {
         $odd = New-ProtoPNet -Backbone smallcnn -ClassName a, b -PrototypesPerClass 1 -ImageSize 28 -Seed 5
         { Join-ProtoPNet $model, $odd -ErrorAction Stop } | Should -Throw -ErrorId 'EnsembleMismatch,ProtoPNet.PowerShell.JoinProtoPNetCommand'

@@ -35,7 +35,7 @@ public sealed class EvaluationResult
 public static class ModelEvaluator
 {
     /// <summary>Throws ClassMismatch unless the dataset has the model's classes in the model's order.</summary>
-    public static void RequireSameClasses(ProtoPNetModel model, ImageDataset dataset)
+    public static void RequireSameClasses(IClassifier model, ImageDataset dataset)
     {
         if (!model.ClassNames.SequenceEqual(dataset.ClassNames, StringComparer.Ordinal))
             throw new ProtoPNetException("ClassMismatch", ErrorKind.InvalidArgument,
@@ -46,47 +46,36 @@ public static class ModelEvaluator
     private static string Describe(IReadOnlyList<string> names) =>
         names.Count <= 6 ? string.Join(", ", names) : $"{names.Count}: {string.Join(", ", names.Take(5))}, …";
 
-    /// <summary>Eval-mode, no-grad pass over <paramref name="dataset"/> (optionally only <paramref name="indices"/>).</summary>
-    public static EvaluationResult Evaluate(ProtoPNetModel model, ImageDataset dataset, int batchSize = 100,
+    /// <summary>Eval-mode, no-grad pass over <paramref name="dataset"/> (optionally only <paramref name="indices"/>) of a model or an ensemble.</summary>
+    public static EvaluationResult Evaluate(IClassifier model, ImageDataset dataset, int batchSize = 100,
         IReadOnlyList<int>? indices = null, Action<int, int>? progress = null, CancellationToken cancel = default)
     {
         RequireSameClasses(model, dataset);
         var order = indices ?? Enumerable.Range(0, dataset.Count).ToArray();
-        int k = model.ClassCount;
+        int k = model.ClassNames.Count;
         var confusion = new int[k, k];
         int count = 0, top5 = 0, done = 0;
         var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        lock (model.SyncRoot)
+        // Logits() runs each member in eval mode without gradients under its lock, and restores its mode.
+        foreach (var batch in reader.Read(order, batchSize, model.Members[0].Device, cancel))
         {
-            bool wasTraining = model.Network.training;
-            model.Network.eval();
-            try
+            using (batch)
+            using (var scope = NewDisposeScope())
             {
-                using var _ = torch.no_grad();
-                foreach (var batch in reader.Read(order, batchSize, model.Device, cancel))
+                var logits = model.Logits(batch.Images);
+                var labelsCpu = batch.Labels.cpu();
+                var (predicted, inTop5) = Predictions(logits, labelsCpu);
+                var labels = labelsCpu.data<long>().ToArray();
+                for (int i = 0; i < labels.Length; i++)
                 {
-                    using (batch)
-                    using (var scope = NewDisposeScope())
-                    {
-                        using var output = model.Network.forward(batch.Images);
-                        var (predicted, inTop5) = Predictions(output.Logits, batch.Labels);
-                        var labels = batch.Labels.cpu().data<long>().ToArray();
-                        for (int i = 0; i < labels.Length; i++)
-                        {
-                            confusion[labels[i], predicted[i]]++;
-                            if (inTop5[i]) top5++;
-                        }
-                        count += labels.Length;
-                    }
-                    done += batch.Indices.Length;
-                    progress?.Invoke(done, order.Count);
+                    confusion[labels[i], predicted[i]]++;
+                    if (inTop5[i]) top5++;
                 }
+                count += labels.Length;
             }
-            finally
-            {
-                if (wasTraining) model.Network.train();
-            }
+            done += batch.Indices.Length;
+            progress?.Invoke(done, order.Count);
         }
         int correct = 0;
         for (int c = 0; c < k; c++) correct += confusion[c, c];
