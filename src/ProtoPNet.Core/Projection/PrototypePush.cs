@@ -272,7 +272,7 @@ public static class PrototypePush
     /// <summary>
     /// For each pushed prototype: its self-activation map on its source image (with the pushed value), the
     /// 95th-percentile box mapped to the image's original pixels, the provenance record and, optionally, the rendering.
-    /// Source images are loaded again in groups; at most one load per distinct source image.
+    /// Each distinct source image is loaded once more, and they go through the network in batches.
     /// </summary>
     private static PrototypeMove[] Locate(ProtoPNetModel model, ImageDataset dataset, ScanResult scan, string? outputDirectory,
         ref double renderSeconds, Action<int, int, string>? progress, CancellationToken cancel)
@@ -284,65 +284,86 @@ public static class PrototypePush
         int done = 0;
         var renderClock = new Stopwatch();
         if (outputDirectory is not null) Directory.CreateDirectory(outputDirectory);
-        foreach (var group in bySource)
+        // Source images go through the network in batches (one forward per batch, not per image).
+        const int chunkSize = 32;
+        for (int start = 0; start < bySource.Length; start += chunkSize)
         {
             cancel.ThrowIfCancellationRequested();
-            int index = group.Key;
-            using var loaded = dataset.Load(index, model.ImageSize);
-            using var scope = NewDisposeScope();
-            var input = Normalize.Apply(loaded.Pixels.unsqueeze(0), model.Normalization).to(model.Device);
-            var z = network.Latent(input);
-            var ids = torch.tensor(group.Select(j => (long)j).ToArray(), device: z.device);
-            var distances = PrototypeDistances.Compute(z, network.Prototypes.index_select(0, ids))[0];   // [g, H', W']
-            var activation = network.Similarities(distances);
-            int slot = 0;
-            foreach (int j in group)
+            var chunk = bySource.AsSpan(start, Math.Min(chunkSize, bySource.Length - start)).ToArray();
+            var loadedImages = new List<LoadedImage>(chunk.Length);
+            try
             {
-                var map = activation[slot++];
-                using var upsampled = ActivationBox.Upsample(map, model.ImageSize);
-                var box = ActivationBox.Box(upsampled);
-                var (x, y, w, h) = loaded.Geometry.ToOriginal(box.X, box.Y, box.Width, box.Height);
-                string source = dataset.SourceOf(index);
-                model.SetProvenance(j, new PrototypeProvenance
-                {
-                    SourceImage = source,
-                    SourceIndex = index,
-                    LatentRow = scan.Row[j],
-                    LatentColumn = scan.Column[j],
-                    BoxX = x,
-                    BoxY = y,
-                    BoxWidth = w,
-                    BoxHeight = h,
-                    Distance = scan.Distance[j],
-                });
-                moves[j] = new PrototypeMove
-                {
-                    Index = j,
-                    Class = model.ClassNames[model.PrototypeClass[j]],
-                    Moved = true,
-                    Distance = scan.Distance[j],
-                    SourceImage = source,
-                    SourceIndex = index,
-                    LatentRow = scan.Row[j],
-                    LatentColumn = scan.Column[j],
-                    BoxX = x,
-                    BoxY = y,
-                    BoxWidth = w,
-                    BoxHeight = h,
-                };
-                if (outputDirectory is not null)
-                {
-                    renderClock.Start();
-                    PrototypeRenderer.Render(outputDirectory, j, loaded.Pixels, box, upsampled);
-                    renderClock.Stop();
-                }
-                done++;
+                foreach (var g in chunk) loadedImages.Add(dataset.Load(g.Key, model.ImageSize));
+                using var chunkScope = NewDisposeScope();
+                var stacked = torch.stack(loadedImages.Select(l => l.Pixels));
+                var latents = network.Latent(Normalize.Apply(stacked, model.Normalization).to(model.Device));   // [c, D, H, W]
+                for (int c = 0; c < chunk.Length; c++)
+                    LocateInImage(model, dataset, scan, chunk[c], loadedImages[c], latents[c].unsqueeze(0), moves, outputDirectory, renderClock);
             }
+            finally
+            {
+                foreach (var l in loadedImages) l.Dispose();
+            }
+            done += chunk.Sum(g => g.Count());
             progress?.Invoke(done, m, "Recording provenance");
         }
         for (int j = 0; j < m; j++)
             moves[j] ??= new PrototypeMove { Index = j, Class = model.ClassNames[model.PrototypeClass[j]], Moved = false, Distance = double.NaN };
         renderSeconds = renderClock.Elapsed.TotalSeconds;
         return moves;
+    }
+
+    /// <summary>Provenance (and rendering) of the prototypes pushed onto one source image, from its latent [1, D, H, W].</summary>
+    private static void LocateInImage(ProtoPNetModel model, ImageDataset dataset, ScanResult scan, IGrouping<int, int> group,
+        LoadedImage loaded, Tensor z, PrototypeMove[] moves, string? outputDirectory, Stopwatch renderClock)
+    {
+        var network = model.Network;
+        int index = group.Key;
+        using var scope = NewDisposeScope();
+        var ids = torch.tensor(group.Select(j => (long)j).ToArray(), device: z.device);
+        var distances = PrototypeDistances.Compute(z, network.Prototypes.index_select(0, ids))[0];   // [g, H', W']
+        var activation = network.Similarities(distances);
+        int slot = 0;
+        foreach (int j in group)
+        {
+            var map = activation[slot++];
+            using var upsampled = ActivationBox.Upsample(map, model.ImageSize);
+            var box = ActivationBox.Box(upsampled);
+            var (x, y, w, h) = loaded.Geometry.ToOriginal(box.X, box.Y, box.Width, box.Height);
+            string source = dataset.SourceOf(index);
+            model.SetProvenance(j, new PrototypeProvenance
+            {
+                SourceImage = source,
+                SourceIndex = index,
+                LatentRow = scan.Row[j],
+                LatentColumn = scan.Column[j],
+                BoxX = x,
+                BoxY = y,
+                BoxWidth = w,
+                BoxHeight = h,
+                Distance = scan.Distance[j],
+            });
+            moves[j] = new PrototypeMove
+            {
+                Index = j,
+                Class = model.ClassNames[model.PrototypeClass[j]],
+                Moved = true,
+                Distance = scan.Distance[j],
+                SourceImage = source,
+                SourceIndex = index,
+                LatentRow = scan.Row[j],
+                LatentColumn = scan.Column[j],
+                BoxX = x,
+                BoxY = y,
+                BoxWidth = w,
+                BoxHeight = h,
+            };
+            if (outputDirectory is not null)
+            {
+                renderClock.Start();
+                PrototypeRenderer.Render(outputDirectory, j, loaded.Pixels, box, upsampled);
+                renderClock.Stop();
+            }
+        }
     }
 }
