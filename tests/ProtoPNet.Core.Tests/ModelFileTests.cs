@@ -52,6 +52,22 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void InferenceGivesEveryModuleBackItsMode()
+    {
+        using var model = SmallModel();
+        // A warm-phase mix: the network trains, its frozen backbone (and its batch norms) stays in eval mode.
+        model.Network.train();
+        model.Network.Backbone.eval();
+        var before = model.Network.modules().Select(m => m.training).ToArray();
+        using (var input = torch.rand(2, 3, 28, 28))
+        using (var logits = model.Logits(input))
+            Assert.Equal(new long[] { 2, 3 }, logits.shape);
+        Assert.Equal(before, model.Network.modules().Select(m => m.training).ToArray());
+        Assert.True(model.Network.training);
+        Assert.False(model.Network.Backbone.training);
+    }
+
+    [Fact]
     public void SavingTwiceGivesIdenticalTensorBytes()
     {
         using var model = SmallModel();

@@ -173,37 +173,24 @@ public sealed class Explainer
         return results;
     }
 
-    private static MemberPass Forward(ProtoPNetModel model, Tensor input)
+    private static MemberPass Forward(ProtoPNetModel model, Tensor input) => model.Infer(network =>
     {
-        lock (model.SyncRoot)
+        var output = network.forward(input.to(model.Device));
+        var similarities = network.Similarities(output.MinDistances);
+        var maps = output.DistanceMaps;
+        return new MemberPass
         {
-            using var _ = torch.no_grad();
-            bool wasTraining = model.Network.training;
-            model.Network.eval();
-            try
-            {
-                var output = model.Network.forward(input.to(model.Device));
-                var similarities = model.Network.Similarities(output.MinDistances);
-                var maps = output.DistanceMaps;
-                return new MemberPass
-                {
-                    Logits = output.Logits.cpu().data<float>().ToArray(),
-                    MinDistances = output.MinDistances.cpu().data<float>().ToArray(),
-                    Similarities = similarities.cpu().data<float>().ToArray(),
-                    Argmin = maps.flatten(2).argmin(2).cpu().data<long>().ToArray(),
-                    Weights = model.Network.LastLayer.weight!.detach().cpu().data<float>().ToArray(),
-                    DistanceMaps = maps,
-                    Prototypes = (int)maps.shape[1],
-                    MapHeight = (int)maps.shape[2],
-                    MapWidth = (int)maps.shape[3],
-                };
-            }
-            finally
-            {
-                if (wasTraining) model.Network.train();
-            }
-        }
-    }
+            Logits = output.Logits.cpu().data<float>().ToArray(),
+            MinDistances = output.MinDistances.cpu().data<float>().ToArray(),
+            Similarities = similarities.cpu().data<float>().ToArray(),
+            Argmin = maps.flatten(2).argmin(2).cpu().data<long>().ToArray(),
+            Weights = network.LastLayer.weight!.detach().cpu().data<float>().ToArray(),
+            DistanceMaps = maps,
+            Prototypes = (int)maps.shape[1],
+            MapHeight = (int)maps.shape[2],
+            MapWidth = (int)maps.shape[3],
+        };
+    });
 
     /// <summary>Per image: the classes to show, and the evidence (all prototypes, ranked) for each.</summary>
     private sealed class ImagePlan

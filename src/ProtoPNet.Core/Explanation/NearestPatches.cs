@@ -112,24 +112,11 @@ public static class NearestPatches
     private static bool Before(Candidate a, Candidate b) => a.Distance < b.Distance || (a.Distance == b.Distance && a.Index < b.Index);
 
     /// <summary>Min distances [B·m] and the flat latent cell of each minimum, for normalized images.</summary>
-    private static (float[] Distances, long[] Cells) MinDistances(ProtoPNetModel model, Tensor images)
+    private static (float[] Distances, long[] Cells) MinDistances(ProtoPNetModel model, Tensor images) => model.Infer(network =>
     {
-        lock (model.SyncRoot)
-        {
-            using var _ = torch.no_grad();
-            bool wasTraining = model.Network.training;
-            model.Network.eval();
-            try
-            {
-                using var output = model.Network.forward(images.to(model.Device));
-                return (output.MinDistances.cpu().data<float>().ToArray(), output.DistanceMaps.flatten(2).argmin(2).cpu().data<long>().ToArray());
-            }
-            finally
-            {
-                if (wasTraining) model.Network.train();
-            }
-        }
-    }
+        using var output = network.forward(images.to(model.Device));
+        return (output.MinDistances.cpu().data<float>().ToArray(), output.DistanceMaps.flatten(2).argmin(2).cpu().data<long>().ToArray());
+    });
 
     /// <summary>Activation boxes, in original pixels, for every (prototype, image) pair that was kept.</summary>
     private static Dictionary<(int, int), PixelBox> Boxes(ProtoPNetModel model, ImageDataset dataset, int[] selected, List<Candidate>[] best,
@@ -152,22 +139,7 @@ public static class NearestPatches
             try
             {
                 var input = Normalize.Apply(torch.stack(loaded.Select(l => l.Pixels)), model.Normalization);
-                Tensor maps;
-                lock (model.SyncRoot)
-                {
-                    using var _ = torch.no_grad();
-                    bool wasTraining = model.Network.training;
-                    model.Network.eval();
-                    try
-                    {
-                        var output = model.Network.forward(input.to(model.Device));
-                        maps = output.DistanceMaps;
-                    }
-                    finally
-                    {
-                        if (wasTraining) model.Network.train();
-                    }
-                }
+                var maps = model.Infer(network => network.forward(input.to(model.Device)).DistanceMaps);
                 var pairs = chunk.SelectMany((e, b) => e.Value.Select(j => (B: b, J: j, Index: e.Key))).ToArray();
                 long m = maps.shape[1];
                 var flat = torch.tensor(pairs.Select(p => p.B * m + p.J).ToArray(), device: maps.device);

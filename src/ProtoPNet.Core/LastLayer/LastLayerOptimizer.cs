@@ -143,23 +143,23 @@ public static class LastLayerOptimizer
     public static (Tensor Similarities, Tensor Labels) SimilarityVectors(ProtoPNetModel model, ImageDataset dataset, int batchSize,
         Action<int, int, string>? progress, CancellationToken cancel)
     {
-        var network = model.Network;
         var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
         var parts = new List<Tensor>();
         var labelParts = new List<Tensor>();
-        bool wasTraining = network.training;
-        network.eval();
         try
         {
-            using var _ = torch.no_grad();
             int done = 0;
             foreach (var batch in reader.Read(Enumerable.Range(0, dataset.Count).ToArray(), batchSize, model.Device, cancel))
             {
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    using var output = network.forward(batch.Images);
-                    parts.Add(network.Similarities(output.MinDistances).to(ScalarType.Float64).cpu().DetachFromDisposeScope());
+                    var similarities = model.Infer(network =>
+                    {
+                        using var output = network.forward(batch.Images);
+                        return network.Similarities(output.MinDistances).to(ScalarType.Float64).cpu();
+                    });
+                    parts.Add(similarities.DetachFromDisposeScope());
                     labelParts.Add(batch.Labels.cpu().clone().DetachFromDisposeScope());
                     done += batch.Indices.Length;
                 }
@@ -172,7 +172,6 @@ public static class LastLayerOptimizer
         {
             foreach (var t in parts) t.Dispose();
             foreach (var t in labelParts) t.Dispose();
-            if (wasTraining) network.train();
         }
     }
 

@@ -117,23 +117,35 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
     internal void ReplaceProvenance(PrototypeProvenance?[] records) => provenance = records;
 
     /// <summary>Logits [N,K] for normalized images, in eval mode without gradients, serialized on <see cref="SyncRoot"/>.</summary>
-    public Tensor Logits(Tensor normalizedImages)
+    public Tensor Logits(Tensor normalizedImages) => Infer(network =>
+    {
+        using var scope = torch.NewDisposeScope();
+        using var output = network.forward(normalizedImages.to(Device));
+        // detach() gives a handle of its own, so disposing the output below does not free the returned logits.
+        return output.Logits.detach().cpu().MoveToOuterDisposeScope();
+    });
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on the network in eval mode without gradients, holding <see cref="SyncRoot"/>, and
+    /// then gives every module back the mode it had: a training run with a frozen backbone (eval) and a training
+    /// head keeps that mix across a validation pass.
+    /// </summary>
+    public T Infer<T>(Func<ProtoPNetNetwork, T> work)
     {
         lock (SyncRoot)
         {
             using var _ = torch.no_grad();
+            var modes = Network.modules().Select(m => (Module: m, m.training)).ToArray();
             bool wasTraining = Network.training;
             Network.eval();
             try
             {
-                using var scope = torch.NewDisposeScope();
-                using var output = Network.forward(normalizedImages.to(Device));
-                // detach() gives a handle of its own, so disposing the output below does not free the returned logits.
-                return output.Logits.detach().cpu().MoveToOuterDisposeScope();
+                return work(Network);
             }
             finally
             {
                 if (wasTraining) Network.train();
+                foreach (var (module, training) in modes) module.train(training);
             }
         }
     }

@@ -108,27 +108,14 @@ public static class ModelEvaluator
         var predicted = Enumerable.Repeat(-1L, dataset.Count).ToArray();
         var labels = Enumerable.Range(0, dataset.Count).Select(i => (long)dataset.LabelOf(i)).ToArray();
         var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
-        lock (model.SyncRoot)
+        foreach (var batch in reader.Read(Enumerable.Range(0, dataset.Count).ToArray(), batchSize, model.Device, cancel))
         {
-            bool wasTraining = model.Network.training;
-            model.Network.eval();
-            try
+            using (batch)
+            using (var logits = model.Logits(batch.Images))
+            using (var argmax = logits.argmax(1))
             {
-                using var _ = torch.no_grad();
-                foreach (var batch in reader.Read(Enumerable.Range(0, dataset.Count).ToArray(), batchSize, model.Device, cancel))
-                {
-                    using (batch)
-                    using (var scope = NewDisposeScope())
-                    {
-                        using var output = model.Network.forward(batch.Images);
-                        var p = output.Logits.argmax(1).cpu().data<long>().ToArray();
-                        for (int i = 0; i < p.Length; i++) predicted[batch.Indices[i]] = p[i];
-                    }
-                }
-            }
-            finally
-            {
-                if (wasTraining) model.Network.train();
+                var p = argmax.data<long>().ToArray();
+                for (int i = 0; i < p.Length; i++) predicted[batch.Indices[i]] = p[i];
             }
         }
         return (predicted, labels);
