@@ -253,12 +253,19 @@ public static class ModelFile
 
         try
         {
-            var backbone = BackboneFactory.Create(header.Architecture.Backbone, pretrained: false);
-            var network = new ProtoPNetNetwork(backbone, header.Architecture, header.PrototypeClass, header.ClassNames.Length);
-            CopyState(network, tensors, path);
             var dev = Devices.Resolve(device);
-            network.to(dev);
-            var model = new ProtoPNetModel(header.Architecture, header.ClassNames, header.PrototypeClass, network, dev) { Name = header.Name };
+            var model = ProtoPNetModel.FromParts(header.Architecture, header.ClassNames, header.PrototypeClass);
+            model.Name = header.Name;
+            try
+            {
+                CopyState(model.Network, tensors, path);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+            if (dev.type != DeviceType.CPU) model.MoveTo(device!);
             model.ReplaceProvenance(header.Provenance.Length == header.PrototypeClass.Length
                 ? header.Provenance
                 : throw Corrupt(path, "its provenance list does not match its prototypes", null));
