@@ -331,7 +331,7 @@ public static class PrototypePush
             var box = ActivationBox.Box(upsampled);
             var (x, y, w, h) = loaded.Geometry.ToOriginal(box.X, box.Y, box.Width, box.Height);
             string source = dataset.SourceOf(index);
-            model.SetProvenance(j, new PrototypeProvenance
+            var provenance = new PrototypeProvenance
             {
                 SourceImage = source,
                 SourceIndex = index,
@@ -342,21 +342,22 @@ public static class PrototypePush
                 BoxWidth = w,
                 BoxHeight = h,
                 Distance = scan.Distance[j],
-            });
+            };
+            model.SetProvenance(j, provenance);
             moves[j] = new PrototypeMove
             {
                 Index = j,
                 Class = model.ClassNames[model.PrototypeClass[j]],
                 Moved = true,
-                Distance = scan.Distance[j],
-                SourceImage = source,
-                SourceIndex = index,
-                LatentRow = scan.Row[j],
-                LatentColumn = scan.Column[j],
-                BoxX = x,
-                BoxY = y,
-                BoxWidth = w,
-                BoxHeight = h,
+                Distance = provenance.Distance,
+                SourceImage = provenance.SourceImage,
+                SourceIndex = provenance.SourceIndex,
+                LatentRow = provenance.LatentRow,
+                LatentColumn = provenance.LatentColumn,
+                BoxX = provenance.BoxX,
+                BoxY = provenance.BoxY,
+                BoxWidth = provenance.BoxWidth,
+                BoxHeight = provenance.BoxHeight,
             };
             if (outputDirectory is not null)
             {
