@@ -58,7 +58,7 @@ $rows = foreach ($n in $Counts) {
     }
     $start = $mask.mul([TorchSharp.Scalar](-1.5)).add([TorchSharp.Scalar]1.0)
     $runs = [ordered]@{
-        Newton = { [ProtoPNet.LastLayer.LastLayerSolver]::Newton($s, $y, $mask, $start, $Lambda, $Tolerance, 200, $null, $none, [ProtoPNet.LastLayer.LastLayerSolver]::DefaultHessianRows) }
+        Newton = { [ProtoPNet.LastLayer.LastLayerSolver]::Newton($s, $y, $mask, $start, $Lambda, $Tolerance, 200, $null, $none) }
         Fista  = { [ProtoPNet.LastLayer.LastLayerSolver]::Fista($s, $y, $mask, $start, $Lambda, $Tolerance, $FistaIterations, $null, $none) }
         Adam20 = {
             $options = [ProtoPNet.LastLayer.LastLayerOptions]@{ Method = 'Adam'; Lambda = $Lambda; Tolerance = $Tolerance; Passes = 20; LearningRate = 1e-4; BatchSize = 80; Seed = 1 }

@@ -10,23 +10,20 @@ public static partial class LastLayerSolver
     /// <see cref="Newton"/> falls back to <see cref="Fista"/>.</summary>
     public const int MaxNewtonVariables = 4096;
 
-    /// <summary>The Hessian is formed from at most this many similarity vectors (a fixed random subset); the gradient,
-    /// objective and stopping test always use all of them.</summary>
-    public const int DefaultHessianRows = 8192;
-
     /// <summary>
     /// Proximal Newton (Lee, Sun &amp; Saunders 2014; the scheme of newGLMNET): at each outer iteration the exact gradient of
     /// the mean CE, its Hessian H = (1/N) Σ_i (diag(p_i) − p_i p_iᵀ) ⊗ s_i s_iᵀ in the K·m weights, then the L1-regularized
     /// quadratic model min_d gᵀd + ½dᵀHd + λ‖(W + d)⊙mask‖₁ solved by coordinate descent alternated with exact linear solves
     /// on its sign pattern, then a backtracking (Armijo) line
-    /// search on the true objective along d. Stops when <see cref="Optimality"/> ≤ <paramref name="tolerance"/>, which is
-    /// checked with the exact gradient over all N vectors: the Hessian only shapes the direction, so forming it from a
-    /// subset of <paramref name="hessianRows"/> vectors (when N is larger) changes the speed, not the answer.
-    /// Beyond <see cref="MaxNewtonVariables"/> weights it runs <see cref="Fista"/> instead (Method "Fista" in the result).
+    /// search on the true objective along d. Stops when <see cref="Optimality"/> ≤ <paramref name="tolerance"/>, checked with
+    /// the exact gradient. Beyond <see cref="MaxNewtonVariables"/> weights it runs <see cref="Fista"/> instead (Method
+    /// "Fista" in the result).
     /// </summary>
+    /// <remarks>The Hessian is formed from every vector. One from a random subset of 8,192 (tried first) misses some of the
+    /// few images that a pushed prototype lights up most — its own source patch gives the largest similarity of all — and
+    /// on 12,000 real vectors the solve then crawled for 700 iterations (164 s) instead of 17 (6.3 s).</remarks>
     public static SolveResult Newton(Tensor similarities, Tensor labels, Tensor wrongClassMask, Tensor initial, double lambda,
-        double tolerance = 1e-6, int maxIterations = 200, Action<int, double, double>? progress = null, CancellationToken cancel = default,
-        int hessianRows = DefaultHessianRows)
+        double tolerance = 1e-6, int maxIterations = 200, Action<int, double, double>? progress = null, CancellationToken cancel = default)
     {
         long classes = initial.shape[0], prototypes = initial.shape[1];
         int size = checked((int)(classes * prototypes));
@@ -37,18 +34,12 @@ public static partial class LastLayerSolver
         var s = similarities.to(ScalarType.Float64);
         var mask = wrongClassMask.to(ScalarType.Float64);
         var w = initial.to(ScalarType.Float64).clone();
-        long n = s.shape[0];
-        var hessianSet = s;
-        if (n > hessianRows)
-        {
-            var rows = torch.randperm(n, generator: new Generator(0)).narrow(0, 0, hessianRows).sort().Values;
-            hessianSet = s.index_select(0, rows);
-        }
         var maskValues = mask.contiguous().data<double>().ToArray();
         Recenter(w, mask);
         double objective = double.NaN, optimality = double.PositiveInfinity;
         int iteration = 0;
         bool converged = false;
+        double lastStep = 0;
         for (; ; iteration++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -62,7 +53,7 @@ public static partial class LastLayerSolver
             if (optimality <= tolerance) { converged = true; break; }
             if (iteration >= maxIterations) break;
 
-            var hessianTensor = Hessian(hessianSet, w);
+            var hessianTensor = Hessian(s, w);
             var hessian = hessianTensor.data<double>().ToArray();
             var g = gradient.contiguous().data<double>().ToArray();
             var current = w.contiguous().data<double>().ToArray();
@@ -70,7 +61,10 @@ public static partial class LastLayerSolver
             // prototypes, where coordinate descent crawls) until coordinate descent no longer moves.
             var direction = new double[size];
             double target = Math.Max(1e-3 * optimality, 1e-12);   // inexact far from the optimum, precise near it
-            for (int round = 0; round < 10; round++)
+            // Far from the optimum (the last step was cut by the line search) the quadratic model is a poor guide and a rough
+            // minimizer of it does as well; near it (full steps) a precise one keeps the outer convergence fast.
+            int maxRounds = lastStep == 1 ? 60 : 4;
+            for (int round = 0; round < maxRounds; round++)
             {
                 if (QuadraticModelMinimizer(hessian, g, current, maskValues, lambda, direction, 20, target)) break;
                 direction = RefineOnSupport(hessianTensor, g, current, maskValues, lambda, direction);
@@ -91,6 +85,7 @@ public static partial class LastLayerSolver
             }
             if (!accepted) break;   // rounding noise dominates the decrease: this is as close as float64 gets
             w.add_(step * d);
+            lastStep = step;
             Recenter(w, mask);
         }
         double ce = SmoothValue(s, labels, w).item<double>();
@@ -99,28 +94,37 @@ public static partial class LastLayerSolver
     }
 
     /// <summary>
-    /// H = (1/n) Σ_i (diag(p_i) − p_i p_iᵀ) ⊗ s_i s_iᵀ, row-major in W's flattening (index a·m + j), as one dense array.
-    /// With x_i = p_i ⊗ s_i: H = (blockdiag_a Σ_i p_ia s_i s_iᵀ − Σ_i x_i x_iᵀ) / n, both sums as matrix products over row chunks.
+    /// H = (1/n) Σ_i (diag(p_i) − p_i p_iᵀ) ⊗ s_i s_iᵀ, row-major in W's flattening (index a·m + j), as one dense float64
+    /// matrix. Block (a, b) is Sᵀ·diag(p_a(δ_ab − p_b))·S; only the K(K+1)/2 blocks on and above the diagonal are computed
+    /// (H is symmetric), in float32 over row chunks: the Hessian only shapes the Newton direction, while the gradient,
+    /// objective and stopping test stay exact float64, so its rounding changes the path, not the answer.
     /// </summary>
     private static Tensor Hessian(Tensor s, Tensor w)
     {
         long n = s.shape[0], classes = w.shape[0], m = w.shape[1], size = classes * m;
-        var hessian = torch.zeros(size, size, dtype: ScalarType.Float64);
-        var diagonalBlocks = torch.zeros(size, m, dtype: ScalarType.Float64);
-        const long chunk = 4096;
+        var hessian = torch.zeros(size, size, dtype: ScalarType.Float32);
+        const long chunk = 65536;
         for (long start = 0; start < n; start += chunk)
         {
             using var chunkScope = NewDisposeScope();
             var rows = s.narrow(0, start, Math.Min(chunk, n - start));
             var p = softmax(rows.matmul(w.t()), 1);
-            var x = (p.unsqueeze(2) * rows.unsqueeze(1)).reshape(rows.shape[0], size);
-            var xt = x.t();
-            hessian.addmm_(xt, x, beta: 1, alpha: -1);
-            diagonalBlocks.addmm_(xt, rows);
+            var rows32 = rows.to(ScalarType.Float32);
+            for (long a = 0; a < classes; a++)
+            {
+                var pa = p.select(1, a);
+                for (long b = a; b < classes; b++)
+                {
+                    var weight = a == b ? pa - pa * pa : -(pa * p.select(1, b));
+                    var block = (rows32 * weight.to(ScalarType.Float32).unsqueeze(1)).t().matmul(rows32);
+                    hessian.narrow(0, a * m, m).narrow(1, b * m, m).add_(block);
+                }
+            }
         }
         for (long a = 0; a < classes; a++)
-            hessian.narrow(0, a * m, m).narrow(1, a * m, m).add_(diagonalBlocks.narrow(0, a * m, m));
-        return hessian.div_(n);
+            for (long b = a + 1; b < classes; b++)
+                hessian.narrow(0, b * m, m).narrow(1, a * m, m).copy_(hessian.narrow(0, a * m, m).narrow(1, b * m, m).t());
+        return hessian.to(ScalarType.Float64).div_(n);
     }
 
     /// <summary>
