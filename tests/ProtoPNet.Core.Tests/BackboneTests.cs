@@ -209,4 +209,23 @@ public class BackboneTests
         Assert.Equal(20_762_560, model.TrainableParameterCount);
         Assert.Equal(20_024_384, model.Network.Backbone.parameters().Sum(p => p.numel()));
     }
+
+    [Theory]
+    [InlineData("smallcnn", 28)]
+    [InlineData("resnet18", 64)]
+    public void Inference_runs_the_backbone_channels_last_with_the_same_result(string backbone, int size)
+    {
+        using var model = ProtoPNetModel.Create(new ProtoPNetArchitecture { Backbone = backbone, ImageSize = size }, ["a", "b"], 2, seed: 3);
+        var network = model.Network;
+        using var images = torch.rand(3, 3, size, size, generator: new Generator(5));
+        using var noGrad = torch.no_grad();
+        network.eval();
+        using var reference = network.Backbone.forward(images);          // the default layout
+        using var features = network.BackboneFeatures(images);
+        Assert.Equal(1, features.stride(1));                               // channels are the densest dimension
+        Assert.True(features.allclose(reference, rtol: 1e-4, atol: 1e-5), "channels-last features differ beyond rounding");
+        network.train();
+        using var trainingFeatures = network.BackboneFeatures(images);
+        Assert.True(trainingFeatures.is_contiguous(), "training keeps the default layout");
+    }
 }

@@ -42,7 +42,7 @@ public static class ForwardBenchmark
         network.eval();
         using var _ = no_grad();
         using var input = rand(batchSize, 3, model.ImageSize, model.ImageSize, device: model.Device);
-        using var features = network.Backbone.forward(input);
+        using var features = network.BackboneFeatures(input);
         var backbone = new List<(double Wall, double Cpu)>();
         var whole = new List<(double Wall, double Cpu)>();
         var head = new List<(double Wall, double Cpu)>();
@@ -51,7 +51,7 @@ public static class ForwardBenchmark
         int round = 0;
         for (; round <= repetitions || (elapsed.Elapsed.TotalSeconds < minimumSeconds && round <= 200); round++)
         {
-            var b = Time(() => network.Backbone.forward(input).Dispose());
+            var b = Time(() => network.BackboneFeatures(input).Dispose());
             var w = Time(() => network.forward(input).Dispose());
             var h = Time(() => network.ForwardFromBackboneFeatures(features).Dispose());
             var a = Time(() => network.AddOn.forward(features).Dispose());

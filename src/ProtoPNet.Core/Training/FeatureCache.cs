@@ -49,7 +49,7 @@ internal sealed class FeatureCache : IDisposable
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var output = backbone.forward(batch.Images);
+                    var output = network.BackboneFeatures(batch.Images);
                     int n = batch.Indices.Length;
                     store.narrow(0, row, n).copy_(output);
                     labelStore.narrow(0, row, n).copy_(batch.Labels);

@@ -116,7 +116,7 @@ public sealed class PlainClassifier : IDisposable
         TrainingSeconds = clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Top-1 accuracy in eval mode without gradients.</summary>
+    /// <summary>Top-1 accuracy in eval mode without gradients (channels-last, as ProtoPNet inference).</summary>
     public double Accuracy(ImageDataset dataset, int batchSize = 100)
     {
         using var noGrad = torch.no_grad();
@@ -127,7 +127,7 @@ public sealed class PlainClassifier : IDisposable
             using (batch)
             using (NewDisposeScope())
             {
-                correct += (int)network.forward(batch.Images).argmax(1).eq(batch.Labels).sum().item<long>();
+                correct += (int)network.forward(ProtoPNetNetwork.ChannelsLast(batch.Images)).argmax(1).eq(batch.Labels).sum().item<long>();
                 count += batch.Indices.Length;
             }
         }

@@ -269,7 +269,7 @@ public static class ProtoPNetTrainer
                 {
                     Tensor features;
                     if (cache is not null) features = images; // already the backbone's output
-                    else using (torch.no_grad()) features = network.Backbone.forward(images);
+                    else using (torch.no_grad()) features = network.BackboneFeatures(images);
                     output = network.ForwardFromBackboneFeatures(features);
                 }
                 using var terms = ProtoPNetLoss.Compute(output.Logits, output.MinDistances, labels,
