@@ -77,10 +77,27 @@ function Measure-Stages([int] $perClass, [hashtable] $theirs) {
     $joint = @($model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 0 -Epochs 1 -BatchSize 64 -Seed 1)
     $r.JointImagesPerSecond = [math]::Round($joint[-1].ImagesPerSecond, 1)
     $r.InferenceImagesPerSecond = [math]::Round(($model | Test-ProtoPNet -Dataset $test -BatchSize 100).ImagesPerSecond, 1)
-    $r.PushSecondsPer1000 = [math]::Round(($model | Invoke-PrototypePush -Dataset $train -BatchSize 75).SecondsPer1000Images, 3)
+    # Push: exact, and with the bfloat16 shortlist (on a copy of the same trained model, to compare where prototypes land).
+    $snapshot = Join-Path ([IO.Path]::GetTempPath()) ("ptpn-bench-" + [guid]::NewGuid().ToString('N') + '.ptpn')
+    $model | Export-ProtoPNet -LiteralPath $snapshot
+    $exact = $model | Invoke-PrototypePush -Dataset $train -BatchSize 75
+    $r.PushSecondsPer1000 = [math]::Round($exact.SecondsPer1000Images, 3)
+    $copy = Import-ProtoPNet -LiteralPath $snapshot
+    $short = $copy | Invoke-PrototypePush -Dataset $train -BatchSize 75 -Search Shortlist
+    $copy.Dispose()
+    $r.PushShortlistSecondsPer1000 = [math]::Round($short.SecondsPer1000Images, 3)
+    $r.ShortlistImages = $short.ShortlistCount
+    $r.ShortlistSamePatches = @(0..($exact.Prototypes.Count - 1) | Where-Object {
+        $a = $exact.Prototypes[$_]; $b = $short.Prototypes[$_]
+        $a.SourceIndex -eq $b.SourceIndex -and $a.LatentRow -eq $b.LatentRow -and $a.LatentColumn -eq $b.LatentColumn }).Count
     $renderDirectory = Join-Path ([IO.Path]::GetTempPath()) ("ptpn-bench-" + [guid]::NewGuid().ToString('N'))
     $r.PushRenderedSecondsPer1000 = [math]::Round(($model | Invoke-PrototypePush -Dataset $train -BatchSize 75 -OutputDirectory $renderDirectory).SecondsPer1000Images, 3)
     Remove-Item -Recurse -Force $renderDirectory
+    $copy = Import-ProtoPNet -LiteralPath $snapshot
+    $r.PushShortlistRenderedSecondsPer1000 = [math]::Round(($copy | Invoke-PrototypePush -Dataset $train -BatchSize 75 -Search Shortlist -OutputDirectory $renderDirectory).SecondsPer1000Images, 3)
+    $copy.Dispose()
+    Remove-Item -Recurse -Force $renderDirectory
+    Remove-Item -LiteralPath $snapshot
     # The whole last-layer stage: similarity vectors once, then the exact solve; the authors run 20 passes of the network.
     $last = $model | Optimize-LastLayer -Dataset $train
     $r.LastLayerSeconds = [math]::Round($last.Seconds, 2)
@@ -94,6 +111,8 @@ function Measure-Stages([int] $perClass, [hashtable] $theirs) {
         Inference = [math]::Round($r.InferenceImagesPerSecond / $theirs.Inference, 2)
         Push = [math]::Round($theirs.Push / $r.PushSecondsPer1000, 2)
         PushRendered = [math]::Round($theirs.PushRendered / $r.PushRenderedSecondsPer1000, 2)
+        PushShortlist = [math]::Round($theirs.Push / $r.PushShortlistSecondsPer1000, 2)
+        PushShortlistRendered = [math]::Round($theirs.PushRendered / $r.PushShortlistRenderedSecondsPer1000, 2)
         LastLayerStage = [math]::Round($authorsLastLayer / $r.LastLayerSeconds, 2)
     }
     $r.PushOverInference = [math]::Round($r.PushSecondsPer1000 / (1000 / $r.InferenceImagesPerSecond), 2)
@@ -147,6 +166,8 @@ $rows = foreach ($size in @('Small', 'Large')) {
     [pscustomobject]@{ Figure = "inference, img/s"; Prototypes = $r.Prototypes; Ours = $r.InferenceImagesPerSecond; Authors = $t.Inference; Ratio = $r.Ratios.Inference }
     [pscustomobject]@{ Figure = "push, s/1000 img"; Prototypes = $r.Prototypes; Ours = $r.PushSecondsPer1000; Authors = $t.Push; Ratio = $r.Ratios.Push }
     [pscustomobject]@{ Figure = "push rendered, s/1000 img"; Prototypes = $r.Prototypes; Ours = $r.PushRenderedSecondsPer1000; Authors = $t.PushRendered; Ratio = $r.Ratios.PushRendered }
+    [pscustomobject]@{ Figure = "push -Search Shortlist, s/1000 img ($($r.ShortlistSamePatches) of $($r.Prototypes) patches as exact)"; Prototypes = $r.Prototypes; Ours = $r.PushShortlistSecondsPer1000; Authors = $t.Push; Ratio = $r.Ratios.PushShortlist }
+    [pscustomobject]@{ Figure = "push -Search Shortlist rendered, s/1000 img"; Prototypes = $r.Prototypes; Ours = $r.PushShortlistRenderedSecondsPer1000; Authors = $t.PushRendered; Ratio = $r.Ratios.PushShortlistRendered }
     [pscustomobject]@{ Figure = "last-layer stage, s"; Prototypes = $r.Prototypes; Ours = $r.LastLayerSeconds; Authors = [math]::Round(20 * $train.Count / $t.LastLayerPass, 1); Ratio = $r.Ratios.LastLayerStage }
 }
 if ($Accuracy) {

@@ -1,15 +1,19 @@
 @{
     Synopsis    = 'Stage 2: projects each prototype onto the nearest latent patch of a training image of its own class.'
     Description = @'
-After push, every prototype is exactly a patch of a real training image: the source image, latent position, the 95th-percentile box in the image''s own pixels and the distance moved are recorded (Get-Prototype shows them). A prototype whose class has no image in the dataset is reported and left unchanged, never zeroed. The result reports how far prototypes moved and, with -ComparisonDataset, how many predictions the push changed (the paper''s Theorem 2.1 made visible). -OutputDirectory renders, per prototype, the source image with its box, the crop and the self-activation heat map.
+After push, every prototype is exactly a patch of a real training image: the source image, latent position, the 95th-percentile box in the image''s own pixels and the distance moved are recorded (Get-Prototype shows them). A prototype whose class has no image in the dataset is reported and left unchanged, never zeroed. The result reports how far prototypes moved and, with -ComparisonDataset, how many predictions the push changed (the paper''s Theorem 2.1 made visible). -OutputDirectory renders, per prototype, the source image with its box, the crop and the self-activation heat map (encoded on all cores; written atomically but not flushed to disk one by one).
+
+-Search Shortlist trades certainty for speed: a bfloat16 copy of the backbone and add-on passes over the push set and keeps, per prototype, the 8 images whose patches come nearest (fewer per prototype beyond 256 prototypes); the exact search then runs over the shortlisted images only. Pushed prototypes are still exact latent patches of real images; they are the nearest ones whenever each prototype's nearest image made its shortlist. On CPUs with AVX-512 BF16 the bfloat16 pass takes about half the time of a float32 one. The result's ShortlistCount says how many images the exact search saw.
 '@
     Parameters  = @{
         Model     = 'The model; accepts pipeline input. Its prototypes are replaced in place.'
         Dataset   = 'The unaugmented push set (the training images).'
         BatchSize = 'Images per forward pass (authors: 75); memory is bounded by it.'
         PassThru  = 'Emit the model after the push result.'
+        Search    = 'Exact (default) or Shortlist: a bfloat16 pass shortlists candidate images, then the exact search runs over them.'
     }
     Examples    = @(
         @{ Code = '$model | Invoke-PrototypePush -Dataset $push -ComparisonDataset $validation -OutputDirectory ./prototypes'; Remarks = 'Push, report changed predictions, and render every prototype.' }
+        @{ Code = '$model | Invoke-PrototypePush -Dataset $push -Search Shortlist | Select-Object Pushed, ShortlistCount, ImageCount, Seconds'; Remarks = 'The faster search: exact over the images a bfloat16 pass shortlisted.' }
     )
 }

@@ -25,6 +25,10 @@ public sealed class InvokePrototypePushCommand : ProtoPNetCmdlet
     /// <summary>Counts the images of this dataset whose prediction changes across the push (paper, Theorem 2.1).</summary>
     [Parameter] public ImageDataset? ComparisonDataset { get; set; }
 
+    /// <summary>Exact (default): every patch at full precision. Shortlist: a bfloat16 pass shortlists each prototype's nearest
+    /// images, then the exact search runs over those only (faster; the nearest patch whenever it made the shortlist).</summary>
+    [Parameter] public PushSearch Search { get; set; } = PushSearch.Exact;
+
     /// <summary>Emit the model; the push result then goes to the information stream (tag PrototypePush).</summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
 
@@ -35,6 +39,7 @@ public sealed class InvokePrototypePushCommand : ProtoPNetCmdlet
             BatchSize = BatchSize,
             OutputDirectory = OutputDirectory is null ? null : ResolveNewPath(OutputDirectory),
             ComparisonDataset = ComparisonDataset,
+            Search = Search,
         };
         var progress = new ProgressReporter(this, $"Pushing prototypes of {Model.Name}");
         PushResult result;

@@ -30,4 +30,13 @@ public class PlainClassifierTests
         Assert.Equal(8, only.Images);   // one batch, then the budget is spent
         Assert.Null(only.ValidationAccuracy);
     }
+
+    [Fact]
+    public void Step_benchmark_times_both_steps_on_the_configuration_asked_for()
+    {
+        var timing = TrainingStepBenchmark.Run("smallcnn", 16, batchSize: 4, classCount: 3, prototypesPerClass: 2, repetitions: 3, minimumSeconds: 0);
+        Assert.Equal((3, 6, 4, 16), (timing.Rounds, timing.PrototypeCount, timing.BatchSize, timing.ImageSize));
+        Assert.True(timing.ProtoPNetMilliseconds > 0 && timing.PlainMilliseconds > 0);
+        Assert.Equal(timing.ProtoPNetMilliseconds / timing.PlainMilliseconds * 100 - 100, timing.OverheadPercent, 9);
+    }
 }

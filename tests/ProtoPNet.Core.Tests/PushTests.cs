@@ -113,11 +113,53 @@ public class PushTests : IDisposable
         var data = TestData.Images(6, 2, 16, seed: 3);
         var result = PrototypePush.Push(model, data, new PushOptions { OutputDirectory = directory, ComparisonDataset = data });
         foreach (int j in new[] { 0, 1 })
+        {
             foreach (var kind in new[] { "source", "patch", "activation" })
                 Assert.True(File.Exists(Path.Combine(directory, $"prototype-{j}-{kind}.png")), $"{j} {kind}");
+            // The crop is the recorded box, and the source picture shows that box's outline (the images are at input size).
+            var provenance = model.Provenance[j]!;
+            using var patch = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(Path.Combine(directory, $"prototype-{j}-patch.png"));
+            Assert.Equal((provenance.BoxWidth, provenance.BoxHeight), (patch.Width, patch.Height));
+            using var source = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(Path.Combine(directory, $"prototype-{j}-source.png"));
+            Assert.Equal(new SixLabors.ImageSharp.PixelFormats.Rgb24(255, 255, 0), source[provenance.BoxX, provenance.BoxY]);
+        }
+        Assert.Empty(Directory.GetFiles(directory, "*.tmp", SearchOption.AllDirectories));   // every picture was renamed into place
         Assert.Equal(6, result.ComparisonCount);
         Assert.InRange(result.PredictionsChanged!.Value, 0, 6);
         Assert.Equal(Training.ModelEvaluator.Evaluate(model, data).Accuracy, result.AccuracyAfter!.Value, 10);
+    }
+
+    [Fact]
+    public void ShortlistSearchFindsTheExactNearestPatchWheneverItsImageIsShortlisted()
+    {
+        // Two identical, briefly trained models (training is deterministic): an untrained network maps every image to
+        // nearly the same latent patches, and bfloat16 cannot rank distances that close (the documented limit).
+        using var exactModel = TestData.Model(3, prototypesPerClass: 2, seed: 4);
+        using var shortlistModel = TestData.Model(3, prototypesPerClass: 2, seed: 4);
+        var data = TestData.Images(60, 3, 16, seed: 5);
+        var training = new Training.TrainingOptions { Phases = [Training.TrainingPhase.Joint(4)], BatchSize = 8, Seed = 42 };
+        Training.ProtoPNetTrainer.Train(exactModel, data, null, training);
+        Training.ProtoPNetTrainer.Train(shortlistModel, data, null, training);
+        var (shortlist, read, _) = CandidateShortlist.Find(shortlistModel, data, 75, null, default);
+        Assert.Equal(60, read);
+        // 8 images per prototype, 2 prototypes per class of 20 images: the exact pass sees at most 48 of the 60.
+        Assert.InRange(shortlist.Length, 8, 48);
+        Assert.All(shortlist, i => Assert.InRange(i, 0, 59));
+        var exact = PrototypePush.Push(exactModel, data);
+        var shortlisted = PrototypePush.Push(shortlistModel, data, new PushOptions { Search = PushSearch.Shortlist });
+        Assert.Equal((PushSearch.Shortlist, shortlist.Length, 60), (shortlisted.Search, shortlisted.ShortlistCount!.Value, shortlisted.ImageCount));
+        int agreed = 0;
+        for (int j = 0; j < 6; j++)
+        {
+            var e = exact.Prototypes[j];
+            var s = shortlisted.Prototypes[j];
+            Assert.Equal(data.LabelOf(s.SourceIndex), shortlistModel.PrototypeClass[j]);
+            Assert.True(s.Distance >= e.Distance, $"prototype {j}: the shortlist cannot beat the exhaustive search");
+            if (!shortlist.Contains(e.SourceIndex)) continue;
+            agreed++;
+            Assert.Equal((e.SourceIndex, e.LatentRow, e.LatentColumn, e.Distance), (s.SourceIndex, s.LatentRow, s.LatentColumn, s.Distance));
+        }
+        Assert.True(agreed >= 3, $"only {agreed} of 6 nearest images were shortlisted");
     }
 
     [Fact]

@@ -7,7 +7,9 @@ namespace ProtoPNet.Persistence;
 /// </summary>
 public static class AtomicFile
 {
-    public static void Write(string path, Action<Stream> write, CancellationToken cancel = default)
+    /// <param name="durable">False skips the flush to disk (one fsync per file): for files that can be made again, such as
+    /// pictures, written by the thousand. The rename still keeps readers from seeing a half-written file.</param>
+    public static void Write(string path, Action<Stream> write, CancellationToken cancel = default, bool durable = true)
     {
         string full = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(full)!;
@@ -19,7 +21,7 @@ public static class AtomicFile
             {
                 write(stream);
                 cancel.ThrowIfCancellationRequested();
-                stream.Flush(flushToDisk: true);
+                stream.Flush(flushToDisk: durable);
             }
             File.Move(temp, full, overwrite: true);
         }

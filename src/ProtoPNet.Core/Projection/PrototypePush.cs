@@ -48,6 +48,9 @@ public sealed class PushResult
     public int? PredictionsChanged { get; init; }
     public double? AccuracyBefore { get; init; }
     public double? AccuracyAfter { get; init; }
+    public PushSearch Search { get; init; }
+    /// <summary>With <see cref="PushSearch.Shortlist"/>: how many images the exact search ran over.</summary>
+    public int? ShortlistCount { get; init; }
     public string? OutputDirectory { get; init; }
     public double Seconds { get; init; }
     public double RenderSeconds { get; init; }
@@ -62,6 +65,8 @@ public sealed record PushOptions
     public string? OutputDirectory { get; init; }
     /// <summary>Images whose predictions are compared before and after the push.</summary>
     public ImageDataset? ComparisonDataset { get; init; }
+    /// <summary>Exact (default), or a bfloat16 shortlist followed by the exact search over the shortlisted images.</summary>
+    public PushSearch Search { get; init; } = PushSearch.Exact;
 }
 
 /// <summary>
@@ -92,7 +97,9 @@ public static class PrototypePush
                 long[]? before = options.ComparisonDataset is null ? null
                     : ModelEvaluator.Predict(model, options.ComparisonDataset, 100, cancel).Predicted;
 
-                var scan = Scan(model, dataset, options.BatchSize, progress, cancel);
+                var scan = options.Search == PushSearch.Shortlist
+                    ? ShortlistedScan(model, dataset, options.BatchSize, progress, cancel)
+                    : Scan(model, dataset, options.BatchSize, progress, cancel);
                 int m = model.PrototypeCount;
                 var prototypes = network.Prototypes;
                 var shape = prototypes.shape;
@@ -146,6 +153,8 @@ public static class PrototypePush
                     Prototypes = moves,
                     ImageCount = scan.ImageCount,
                     Skipped = scan.Skipped,
+                    Search = options.Search,
+                    ShortlistCount = scan.ShortlistCount,
                     ComparisonCount = comparisonCount,
                     PredictionsChanged = changed,
                     AccuracyBefore = accBefore,
@@ -184,6 +193,26 @@ public static class PrototypePush
         public required Tensor Patch { get; init; }   // [m, D·h·w]
         public int ImageCount { get; init; }
         public int Skipped { get; init; }
+        public int? ShortlistCount { get; init; }
+    }
+
+    /// <summary>The exact scan over the images a bfloat16 pass shortlisted, with image indices mapped back to the push set.</summary>
+    private static ScanResult ShortlistedScan(ProtoPNetModel model, ImageDataset dataset, int batchSize, Action<int, int, string>? progress,
+        CancellationToken cancel)
+    {
+        var (images, read, skipped) = CandidateShortlist.Find(model, dataset, batchSize, progress, cancel);
+        var scan = Scan(model, new SubsetDataset(dataset, images, "shortlist"), batchSize, progress, cancel);
+        return new ScanResult
+        {
+            Distance = scan.Distance,
+            Image = scan.Image.Select(i => i < 0 ? -1 : images[i]).ToArray(),
+            Row = scan.Row,
+            Column = scan.Column,
+            Patch = scan.Patch,
+            ImageCount = read,
+            Skipped = skipped,
+            ShortlistCount = images.Length,
+        };
     }
 
     /// <summary>One pass over the push set: per prototype, the nearest own-class patch (first one on ties).</summary>
@@ -297,8 +326,15 @@ public static class PrototypePush
                 using var chunkScope = NewDisposeScope();
                 var stacked = torch.stack(loadedImages.Select(l => l.Pixels));
                 var latents = network.Latent(Normalize.Apply(stacked, model.Normalization).to(model.Device));   // [c, D, H, W]
+                var pictures = outputDirectory is null ? null : new List<PrototypePicture>();
                 for (int c = 0; c < chunk.Length; c++)
-                    LocateInImage(model, dataset, scan, chunk[c], loadedImages[c], latents[c].unsqueeze(0), moves, outputDirectory, renderClock);
+                    LocateInImage(model, dataset, scan, chunk[c], loadedImages[c], latents[c].unsqueeze(0), moves, pictures);
+                if (pictures is { Count: > 0 })
+                {
+                    renderClock.Start();
+                    PrototypeRenderer.Render(outputDirectory!, pictures, cancel);
+                    renderClock.Stop();
+                }
             }
             finally
             {
@@ -313,9 +349,10 @@ public static class PrototypePush
         return moves;
     }
 
-    /// <summary>Provenance (and rendering) of the prototypes pushed onto one source image, from its latent [1, D, H, W].</summary>
+    /// <summary>Provenance of the prototypes pushed onto one source image, from its latent [1, D, H, W]; with
+    /// <paramref name="pictures"/>, also what their pictures are made of.</summary>
     private static void LocateInImage(ProtoPNetModel model, ImageDataset dataset, ScanResult scan, IGrouping<int, int> group,
-        LoadedImage loaded, Tensor z, PrototypeMove[] moves, string? outputDirectory, Stopwatch renderClock)
+        LoadedImage loaded, Tensor z, PrototypeMove[] moves, List<PrototypePicture>? pictures)
     {
         var network = model.Network;
         int index = group.Key;
@@ -359,12 +396,7 @@ public static class PrototypePush
                 BoxWidth = provenance.BoxWidth,
                 BoxHeight = provenance.BoxHeight,
             };
-            if (outputDirectory is not null)
-            {
-                renderClock.Start();
-                PrototypeRenderer.Render(outputDirectory, j, loaded.Pixels, box, upsampled);
-                renderClock.Stop();
-            }
+            pictures?.Add(PrototypePicture.Capture(j, loaded.Pixels, box, upsampled));
         }
     }
 }

@@ -1,0 +1,44 @@
+<#
+.SYNOPSIS
+    Training step of a ProtoPNet (joint phase) against the same backbone with a plain linear head, per configuration.
+.DESCRIPTION
+    smallcnn at 28×28 and resnet18 at 64×64 and 224×224, each with 10 classes × 10 prototypes and with 2,000 prototypes
+    (200 classes × 10, the CUB count), random input, -Threads torch threads. Prints milliseconds per batch, images/s and
+    what the ProtoPNet adds in percent (the issue's bound: ≤ 15 %, and a step within 1.1× of the plain one).
+    Run it alone on the machine. Build the module first: dotnet pwsh ./build.ps1
+.EXAMPLE
+    dotnet pwsh -File scripts/bench-step.ps1
+#>
+[CmdletBinding()]
+param(
+    [ValidateRange(1, 100)] [int] $Repetitions = 5,
+    [ValidateRange(0, 600)] [double] $MinimumSeconds = 5,
+    [ValidateRange(1, 1024)] [int] $Threads = 2
+)
+$ErrorActionPreference = 'Stop'
+Import-Module (Join-Path $PSScriptRoot '../ProtoPNet.psd1') -Force
+(New-ProtoPNet -Backbone smallcnn -ClassCount 2 -ImageSize 28).Dispose()   # loads TorchSharp and libtorch
+[TorchSharp.torch]::set_num_threads($Threads)
+
+$cases = @(
+    @{ Backbone = 'smallcnn'; ImageSize = 28; Batch = 64; Classes = 10; PerClass = 10 }
+    @{ Backbone = 'smallcnn'; ImageSize = 28; Batch = 64; Classes = 200; PerClass = 10 }
+    @{ Backbone = 'resnet18'; ImageSize = 64; Batch = 64; Classes = 10; PerClass = 10 }
+    @{ Backbone = 'resnet18'; ImageSize = 64; Batch = 64; Classes = 10; PerClass = 200 }
+    @{ Backbone = 'resnet18'; ImageSize = 224; Batch = 16; Classes = 10; PerClass = 10 }
+    @{ Backbone = 'resnet18'; ImageSize = 224; Batch = 16; Classes = 200; PerClass = 10 }
+)
+$rows = foreach ($case in $cases) {
+    $t = [ProtoPNet.Training.TrainingStepBenchmark]::Run($case.Backbone, $case.ImageSize, $case.Batch, $case.Classes, $case.PerClass, $Repetitions, $MinimumSeconds)
+    [pscustomobject]@{
+        Backbone          = $t.Backbone
+        'Batch×Input'     = '{0}×{1}²' -f $t.BatchSize, $t.ImageSize
+        Prototypes        = $t.PrototypeCount
+        'ProtoPNet ms'    = [math]::Round($t.ProtoPNetMilliseconds, 1)
+        'Plain ms'        = [math]::Round($t.PlainMilliseconds, 1)
+        'ProtoPNet img/s' = [math]::Round($t.ProtoPNetImagesPerSecond, 1)
+        'Plain img/s'     = [math]::Round($t.PlainImagesPerSecond, 1)
+        'Overhead %'      = [math]::Round($t.OverheadPercent, 1)
+    }
+}
+$rows | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
