@@ -63,11 +63,17 @@ public static partial class LastLayerSolver
             double target = Math.Max(1e-3 * optimality, 1e-12);   // inexact far from the optimum, precise near it
             // Far from the optimum (the last step was cut by the line search) the quadratic model is a poor guide and a rough
             // minimizer of it does as well; near it (full steps) a precise one keeps the outer convergence fast.
+            // Rounds also stop once one lowers the model by less than 1 % of what the rounds so far did: on nearly separable
+            // vectors (no finite optimum along some own-class weights) the model is so flat that more rounds buy nothing.
             int maxRounds = lastStep == 1 ? 60 : 4;
+            double start = Model(hessianTensor, g, current, maskValues, lambda, direction), previous = start;
             for (int round = 0; round < maxRounds; round++)
             {
                 if (QuadraticModelMinimizer(hessian, g, current, maskValues, lambda, direction, 20, target)) break;
                 direction = RefineOnSupport(hessianTensor, g, current, maskValues, lambda, direction);
+                double reached = Model(hessianTensor, g, current, maskValues, lambda, direction);
+                if (previous - reached <= 0.01 * (start - reached)) break;
+                previous = reached;
             }
 
             // Armijo along d with the L1 term (Tseng & Yun): F(W + t·d) ≤ F(W) + σ·t·Δ, Δ = gᵀd + λ(‖(W+d)⊙mask‖₁ − ‖W⊙mask‖₁) < 0.
