@@ -40,6 +40,7 @@ public static partial class LastLayerSolver
         int iteration = 0;
         bool converged = false;
         double lastStep = 0;
+        var hessianType = ScalarType.Float32;   // float64 once a float32 Hessian no longer gives a usable step
         for (; ; iteration++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -53,7 +54,7 @@ public static partial class LastLayerSolver
             if (optimality <= tolerance) { converged = true; break; }
             if (iteration >= maxIterations) break;
 
-            var hessianTensor = Hessian(s, w);
+            var hessianTensor = Hessian(s, w, hessianType);
             var hessian = hessianTensor.data<double>().ToArray();
             var g = gradient.contiguous().data<double>().ToArray();
             var current = w.contiguous().data<double>().ToArray();
@@ -79,7 +80,11 @@ public static partial class LastLayerSolver
             // Armijo along d with the L1 term (Tseng & Yun): F(W + t·d) ≤ F(W) + σ·t·Δ, Δ = gᵀd + λ(‖(W+d)⊙mask‖₁ − ‖W⊙mask‖₁) < 0.
             var d = torch.tensor(direction, [classes, prototypes], ScalarType.Float64);
             double decrease = (gradient * d).sum().item<double>() + lambda * (Penalty(w + d, mask) - penalty);
-            if (!(decrease < 0)) break;   // no descent direction left at float64 precision
+            if (!(decrease < 0))
+            {
+                if (hessianType == ScalarType.Float32) { hessianType = ScalarType.Float64; continue; }
+                break;   // no descent direction left at float64 precision
+            }
             var logitsStep = s.matmul(d.t());
             double step = 1;
             bool accepted = false;
@@ -89,7 +94,12 @@ public static partial class LastLayerSolver
                 double trialObjective = cross_entropy(logits + step * logitsStep, labels).item<double>() + lambda * Penalty(trial, mask);
                 if (trialObjective <= objective + 1e-4 * step * decrease) { accepted = true; break; }
             }
-            if (!accepted) break;   // rounding noise dominates the decrease: this is as close as float64 gets
+            if (!accepted)
+            {
+                // Near a tight tolerance the float32 Hessian's rounding can spoil the step: retry with a float64 one.
+                if (hessianType == ScalarType.Float32) { hessianType = ScalarType.Float64; continue; }
+                break;   // rounding noise dominates the decrease: this is as close as float64 gets
+            }
             w.add_(step * d);
             lastStep = step;
             Recenter(w, mask);
@@ -102,27 +112,27 @@ public static partial class LastLayerSolver
     /// <summary>
     /// H = (1/n) Σ_i (diag(p_i) − p_i p_iᵀ) ⊗ s_i s_iᵀ, row-major in W's flattening (index a·m + j), as one dense float64
     /// matrix. Block (a, b) is Sᵀ·diag(p_a(δ_ab − p_b))·S; only the K(K+1)/2 blocks on and above the diagonal are computed
-    /// (H is symmetric), in float32 over row chunks: the Hessian only shapes the Newton direction, while the gradient,
-    /// objective and stopping test stay exact float64, so its rounding changes the path, not the answer.
+    /// (H is symmetric), over row chunks, in <paramref name="precision"/>: float32 first — the Hessian only shapes the
+    /// Newton direction, while the gradient, objective and stopping test stay float64 — and float64 once that fails.
     /// </summary>
-    private static Tensor Hessian(Tensor s, Tensor w)
+    private static Tensor Hessian(Tensor s, Tensor w, ScalarType precision)
     {
         long n = s.shape[0], classes = w.shape[0], m = w.shape[1], size = classes * m;
-        var hessian = torch.zeros(size, size, dtype: ScalarType.Float32);
+        var hessian = torch.zeros(size, size, dtype: precision);
         const long chunk = 65536;
         for (long start = 0; start < n; start += chunk)
         {
             using var chunkScope = NewDisposeScope();
             var rows = s.narrow(0, start, Math.Min(chunk, n - start));
             var p = softmax(rows.matmul(w.t()), 1);
-            var rows32 = rows.to(ScalarType.Float32);
+            var rowsP = rows.to(precision);
             for (long a = 0; a < classes; a++)
             {
                 var pa = p.select(1, a);
                 for (long b = a; b < classes; b++)
                 {
                     var weight = a == b ? pa - pa * pa : -(pa * p.select(1, b));
-                    var block = (rows32 * weight.to(ScalarType.Float32).unsqueeze(1)).t().matmul(rows32);
+                    var block = (rowsP * weight.to(precision).unsqueeze(1)).t().matmul(rowsP);
                     hessian.narrow(0, a * m, m).narrow(1, b * m, m).add_(block);
                 }
             }
