@@ -62,10 +62,9 @@ public static partial class LastLayerSolver
             // prototypes, where coordinate descent crawls) until coordinate descent no longer moves.
             var direction = new double[size];
             double target = Math.Max(1e-3 * optimality, 1e-12);   // inexact far from the optimum, precise near it
-            // Far from the optimum (the last step was cut by the line search) the quadratic model is a poor guide and a rough
-            // minimizer of it does as well; near it (full steps) a precise one keeps the outer convergence fast.
-            // Rounds also stop once one lowers the model by less than 1 % of what the rounds so far did: on nearly separable
-            // vectors (no finite optimum along some own-class weights) the model is so flat that more rounds buy nothing.
+            // Few rounds while the line search still cuts steps (the model is a poor guide there), many once full steps are
+            // taken; and none more once a round gains under 1 % of what the rounds so far did (nearly separable vectors make
+            // the model so flat that more rounds buy nothing).
             int maxRounds = lastStep == 1 ? 60 : 4;
             double start = Model(hessianTensor, g, current, maskValues, lambda, direction), previous = start;
             for (int round = 0; round < maxRounds; round++)
@@ -80,15 +79,10 @@ public static partial class LastLayerSolver
             // Armijo along d with the L1 term (Tseng & Yun): F(W + t·d) ≤ F(W) + σ·t·Δ, Δ = gᵀd + λ(‖(W+d)⊙mask‖₁ − ‖W⊙mask‖₁) < 0.
             var d = torch.tensor(direction, [classes, prototypes], ScalarType.Float64);
             double decrease = (gradient * d).sum().item<double>() + lambda * (Penalty(w + d, mask) - penalty);
-            if (!(decrease < 0))
-            {
-                if (hessianType == ScalarType.Float32) { hessianType = ScalarType.Float64; continue; }
-                break;   // no descent direction left at float64 precision
-            }
             var logitsStep = s.matmul(d.t());
             double step = 1;
             bool accepted = false;
-            for (int halving = 0; halving < 40; halving++, step /= 2)
+            for (int halving = 0; decrease < 0 && halving < 40; halving++, step /= 2)
             {
                 var trial = w + step * d;
                 double trialObjective = cross_entropy(logits + step * logitsStep, labels).item<double>() + lambda * Penalty(trial, mask);
@@ -96,9 +90,9 @@ public static partial class LastLayerSolver
             }
             if (!accepted)
             {
-                // Near a tight tolerance the float32 Hessian's rounding can spoil the step: retry with a float64 one.
+                // Near a tight tolerance a float32 Hessian's rounding can spoil the step: redo the iteration with a float64 one.
                 if (hessianType == ScalarType.Float32) { hessianType = ScalarType.Float64; continue; }
-                break;   // rounding noise dominates the decrease: this is as close as float64 gets
+                break;   // no descent left that float64 can see: this is as close as it gets
             }
             w.add_(step * d);
             lastStep = step;

@@ -76,7 +76,7 @@ public static class ForwardBenchmark
         return (wall, (process.TotalProcessorTime - cpu).TotalSeconds);
     }
 
-    private static double Median(IEnumerable<double> values)
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         int n = sorted.Length;

@@ -39,9 +39,13 @@ public sealed class PlainClassifier : IDisposable
     private PlainClassifier(Backbone backbone, int classCount)
     {
         this.backbone = backbone;
-        network = nn.Sequential(("features", backbone), ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-            ("fc", nn.Linear(backbone.OutChannels, classCount)));
+        network = Network(backbone, classCount);
     }
+
+    /// <summary>backbone → global average pool → flatten → linear layer to the classes.</summary>
+    internal static Sequential Network(Backbone backbone, int classCount) =>
+        nn.Sequential(("features", backbone), ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
+            ("fc", nn.Linear(backbone.OutChannels, classCount)));
 
     public int ImageSize { get; private init; }
     public ImageNormalization Normalization => backbone.DefaultNormalization;

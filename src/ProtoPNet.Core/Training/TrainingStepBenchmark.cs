@@ -32,9 +32,7 @@ public static class TrainingStepBenchmark
         var network = model.Network;
         network.train();
         using var protoOptimizer = optim.Adam(network.parameters(), 1e-4);
-        var plainBackbone = BackboneFactory.Create(backbone, pretrained: false);
-        using var plain = nn.Sequential(("features", plainBackbone), ("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
-            ("fc", nn.Linear(plainBackbone.OutChannels, classCount)));
+        using var plain = PlainClassifier.Network(BackboneFactory.Create(backbone, pretrained: false), classCount);
         plain.train();
         using var plainOptimizer = optim.Adam(plain.parameters(), 1e-4);
         using var images = torch.rand(batchSize, 3, imageSize, imageSize, generator: new Generator(1));
@@ -67,7 +65,8 @@ public static class TrainingStepBenchmark
             proto.Add(Time(ProtoPNetStep));
             baseline.Add(Time(PlainStep));
         }
-        return new TrainingStepTiming(backbone, imageSize, batchSize, model.PrototypeCount, proto.Count, Median(proto), Median(baseline));
+        return new TrainingStepTiming(backbone, imageSize, batchSize, model.PrototypeCount, proto.Count,
+            ForwardBenchmark.Median(proto), ForwardBenchmark.Median(baseline));
     }
 
     private static double Time(Action step)
@@ -75,11 +74,5 @@ public static class TrainingStepBenchmark
         var clock = Stopwatch.StartNew();
         step();
         return clock.Elapsed.TotalMilliseconds;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
