@@ -41,6 +41,11 @@ function Invoke-Build {
         dotnet publish (Join-Path $root 'src/ProtoPNet.PowerShell/ProtoPNet.PowerShell.csproj') -c $Configuration `
             -p:ProtoPNetTorchBackend=$backend -o $moduleBin --no-build --nologo -v quiet
     }
+    # Experiment code (synthetic data sets, benchmark harnesses) beside the module, not in it: scripts and tests load it from here.
+    $experiments = Join-Path $moduleBin 'experiments'
+    New-Item -ItemType Directory -Force $experiments | Out-Null
+    Copy-Item (Join-Path $root "src/ProtoPNet.Benchmarks/bin/$Configuration/net8.0/$(Get-RuntimeIdentifier)/ProtoPNet.Benchmarks.dll") $experiments -Force
+
     # The offline ImageNet ResNet-18: converted once from the NuGet package's ONNX file into bin/weights.
     $weights = Join-Path $moduleBin 'weights/resnet18-imagenet.safetensors'
     if (-not (Test-Path $weights)) {
@@ -54,6 +59,12 @@ function Invoke-Build {
         -HelpSource (Join-Path $root 'module/help') -Destination (Join-Path $root 'en-US')
     if ($LASTEXITCODE -ne 0) { throw 'Building the help failed.' }
     Write-Host ("Module laid out in {0} ({1:n0} s). Import it with: Import-Module ./ProtoPNet.psd1" -f $moduleBin, $sw.Elapsed.TotalSeconds)
+}
+
+function Get-RuntimeIdentifier {
+    $os = if ($IsWindows) { 'win' } elseif ($IsMacOS) { 'osx' } else { 'linux' }
+    $arch = [Runtime.InteropServices.RuntimeInformation]::OSArchitecture.ToString().ToLowerInvariant()
+    "$os-$arch"
 }
 
 function Get-NuGetCache {
