@@ -57,6 +57,12 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
 
     [Parameter] [ValidateRange(1, 4096)] public int BatchSize { get; set; } = 32;
 
+    /// <summary>
+    /// What BoxX… and PrototypeBoxX… hold and the scoring sheet draws: ReceptiveField (default), the input window of the
+    /// best-matching latent patch; Percentile, the paper's 95th-percentile box of the upsampled activation map.
+    /// </summary>
+    [Parameter] public BoxMethod BoxMethod { get; set; } = BoxMethod.ReceptiveField;
+
     private Explainer explainer = null!;
     private readonly List<ExplanationSource> pending = new();
     private int explained;
@@ -70,6 +76,7 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
             Nearest = Nearest,
             OutputDirectory = OutputDirectory is null ? null : ResolveNewPath(OutputDirectory),
             PushDataset = PushDataset,
+            BoxMethod = BoxMethod,
         };
         explainer = Run(() => new Explainer(Model, options));
     }

@@ -20,30 +20,48 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
     /// <summary>Model selection: the epoch with the best accuracy here is kept. Never pass the test set.</summary>
     [Parameter] public ImageDataset? ValidationDataset { get; set; }
 
-    [Parameter] [ValidateRange(0, 100000)] public int WarmEpochs { get; set; } = 5;
+    /// <summary>
+    /// Epochs that pretrain the backbone as a plain classifier (average pool + linear head) before the warm epochs.
+    /// Default: 6 when the backbone starts from random weights, 0 when it holds learned weights.
+    /// </summary>
+    [Parameter] [ValidateRange(0, 100000)] public int? BackboneEpochs { get; set; }
+
+    /// <summary>
+    /// Epochs with the backbone frozen. Default: 5 (the authors') when the backbone holds learned weights, 0 when it starts
+    /// from random weights (a frozen random backbone gives the add-on nothing to learn from).
+    /// </summary>
+    [Parameter] [ValidateRange(0, 100000)] public int? WarmEpochs { get; set; }
 
     /// <summary>Augment training images online with the authors' transforms (rotate ±15°, skew 0.2, shear ±10°, then a left-right flip with p = 0.5), seeded per epoch and image.</summary>
     [Parameter] public SwitchParameter Augment { get; set; }
 
-    /// <summary>Joint epochs (backbone, add-on and prototypes learn together).</summary>
-    [Parameter] [ValidateRange(0, 100000)] public int Epochs { get; set; } = 10;
+    /// <summary>Joint epochs (backbone, add-on and prototypes learn together). Default: 10 (pretrained backbone), 15 (from scratch).</summary>
+    [Parameter] [ValidateRange(0, 100000)] public int? Epochs { get; set; }
 
-    [Parameter] [ValidateRange(1, 1 << 20)] public int BatchSize { get; set; } = 80;
+    /// <summary>Default: 80 (the authors', pretrained backbone), 32 (from scratch).</summary>
+    [Parameter] [ValidateRange(1, 1 << 20)] public int? BatchSize { get; set; }
 
-    [Parameter] public double BackboneLearningRate { get; set; } = 1e-4;
-    [Parameter] public double AddOnLearningRate { get; set; } = 3e-3;
-    [Parameter] public double PrototypeLearningRate { get; set; } = 3e-3;
+    /// <summary>Default: 1e-4 (the authors', for an ImageNet-pretrained backbone), 3e-3 for a backbone that starts from random weights.</summary>
+    [Parameter] public double? BackboneLearningRate { get; set; }
+    [Parameter] public double? AddOnLearningRate { get; set; }
+    [Parameter] public double? PrototypeLearningRate { get; set; }
     /// <summary>0 (default, as the authors' code): the last layer stays fixed in stage 1 and is optimized in stage 3.</summary>
     [Parameter] public double LastLayerLearningRate { get; set; }
     /// <summary>Weight decay of the backbone and add-on groups.</summary>
     [Parameter] public double WeightDecay { get; set; } = 1e-3;
-    /// <summary>StepLR of the joint phase: learning rates × Gamma every StepSize joint epochs.</summary>
-    [Parameter] [ValidateRange(1, 100000)] public int StepSize { get; set; } = 5;
-    [Parameter] public double Gamma { get; set; } = 0.1;
+    /// <summary>StepLR of the joint phase: learning rates × Gamma every StepSize joint epochs. Default: 5 (pretrained), 10 (from scratch).</summary>
+    [Parameter] [ValidateRange(1, 100000)] public int? StepSize { get; set; }
+    [Parameter] public double? Gamma { get; set; }
 
     [Parameter] public double CrossEntropyCoefficient { get; set; } = 1.0;
-    [Parameter] public double ClusterCoefficient { get; set; } = 0.8;
-    [Parameter] public double SeparationCoefficient { get; set; } = -0.08;
+    /// <summary>
+    /// Weight of an auxiliary cross-entropy on a linear head over the pooled backbone features while the backbone trains:
+    /// a dense learning signal for a backbone that starts from random weights, discarded after training (never part of
+    /// the model). Default: 1 from scratch, 0 (off, the authors') for a backbone with learned weights.
+    /// </summary>
+    [Parameter] [ValidateRange(0, 1000)] public double? AuxiliaryHeadCoefficient { get; set; }
+    [Parameter] public double? ClusterCoefficient { get; set; }
+    [Parameter] public double? SeparationCoefficient { get; set; }
     [Parameter] public double L1Coefficient { get; set; } = 1e-4;
 
     [Parameter] public int? Seed { get; set; }
@@ -62,15 +80,24 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
     {
         if (Resume && CheckpointDirectory is null)
             ThrowTerminating("ResumeNeedsCheckpointDirectory", ErrorKind.InvalidArgument, "-Resume needs -CheckpointDirectory.");
+        // What the user did not give comes from the recipe for this backbone: the authors' for learned weights, from-scratch otherwise.
+        var defaults = TrainingDefaults.For(Model);
+        WriteVerbose($"Training defaults: {defaults.Name} (the backbone {(Model.BackboneIsTrained ? "holds learned weights" : "starts from random weights")}).");
+        int warmEpochs = WarmEpochs ?? defaults.WarmEpochs, epochs = Epochs ?? defaults.Epochs;
+        double addOnLr = AddOnLearningRate ?? defaults.AddOnLearningRate, prototypeLr = PrototypeLearningRate ?? defaults.PrototypeLearningRate;
         var phases = new List<TrainingPhase>();
-        if (WarmEpochs > 0)
+        int backboneEpochs = BackboneEpochs ?? defaults.BackboneEpochs;
+        if (backboneEpochs > 0)
+            phases.Add(TrainingPhase.Backbone(backboneEpochs, BackboneLearningRate ?? defaults.BackbonePhaseLearningRate, WeightDecay));
+        if (warmEpochs > 0)
         {
-            var warm = TrainingPhase.Warm(WarmEpochs, AddOnLearningRate, PrototypeLearningRate);
+            var warm = TrainingPhase.Warm(warmEpochs, addOnLr, prototypeLr);
             phases.Add(warm with { Groups = warm.Groups.Select(g => g.Group == ParameterGroup.AddOn ? g with { WeightDecay = WeightDecay } : g).ToArray() });
         }
-        if (Epochs > 0)
+        if (epochs > 0)
         {
-            var joint = TrainingPhase.Joint(Epochs, BackboneLearningRate, AddOnLearningRate, PrototypeLearningRate, LastLayerLearningRate, StepSize, Gamma);
+            var joint = TrainingPhase.Joint(epochs, BackboneLearningRate ?? defaults.BackboneLearningRate, addOnLr, prototypeLr, LastLayerLearningRate,
+                StepSize ?? defaults.StepSize, Gamma ?? defaults.Gamma);
             phases.Add(joint with
             {
                 Groups = joint.Groups.Select(g => g.Group is ParameterGroup.Backbone or ParameterGroup.AddOn ? g with { WeightDecay = WeightDecay } : g).ToArray(),
@@ -79,13 +106,20 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
         var options = new TrainingOptions
         {
             Phases = phases,
-            BatchSize = BatchSize,
-            Coefficients = new LossCoefficients { CrossEntropy = CrossEntropyCoefficient, Cluster = ClusterCoefficient, Separation = SeparationCoefficient, L1 = L1Coefficient },
+            BatchSize = BatchSize ?? defaults.BatchSize,
+            Coefficients = new LossCoefficients
+            {
+                CrossEntropy = CrossEntropyCoefficient,
+                Cluster = ClusterCoefficient ?? defaults.ClusterCoefficient,
+                Separation = SeparationCoefficient ?? defaults.SeparationCoefficient,
+                L1 = L1Coefficient,
+            },
             Seed = Seed,
             CheckpointDirectory = CheckpointDirectory is null ? null : ResolveNewPath(CheckpointDirectory),
             Resume = Resume,
             FeatureCacheBytes = NoFeatureCache ? 0 : new TrainingOptions { Phases = phases }.FeatureCacheBytes,
             Augmentation = Augment ? ImageAugmentation.Authors : null,
+            AuxiliaryHead = AuxiliaryHeadCoefficient ?? defaults.AuxiliaryHead,
         };
         var progress = new ProgressReporter(this, $"Training {Model.Name}");
         var callbacks = new TrainingCallbacks

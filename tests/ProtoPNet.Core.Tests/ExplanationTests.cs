@@ -146,8 +146,10 @@ public class ExplanationTests
                 using var z = model.Network.Latent(input);
                 model.Network.Prototypes[0].copy_(z[0, TensorIndex.Colon, row, column].view(-1, 1, 1));
             }
-            var result = new Explainer(model, new ExplanationOptions { Top = 1 }).Explain([ExplanationSource.FromDataset(data, 0)])[0];
+            // The paper's box: its own locality is what this test checks; the receptive window is checked below.
+            var result = new Explainer(model, new ExplanationOptions { Top = 1, BoxMethod = BoxMethod.Percentile }).Explain([ExplanationSource.FromDataset(data, 0)])[0];
             var top = Assert.Single(result.Rows);
+            Assert.Equal("Percentile", top.BoxMethod);
             Assert.Equal(0, top.PrototypeIndex);
             Assert.True(top.Distance < 1e-3, $"distance {top.Distance}");
             Assert.Equal((row, column), (top.LatentRow, top.LatentColumn));
@@ -170,7 +172,7 @@ public class ExplanationTests
     {
         // Values 0..99 in a 10×10 map at the input size: numpy.percentile(…, 95) = 94.05, so pixels 95..99 (row 9, columns 5..9) qualify.
         using var map = torch.arange(100, dtype: ScalarType.Float32).view(1, 10, 10);
-        var boxes = ActivationRegion.Boxes(map, 10, out _);
+        var boxes = ImageRegion.PercentileBoxes(map, 10, out _);
         Assert.Equal(new PixelBox(5, 9, 5, 1), boxes[0]);
     }
 
@@ -405,7 +407,7 @@ public class PercentileTests
             double position = percentile / 100 * (length - 1);
             int lo = (int)Math.Floor(position), hi = (int)Math.Ceiling(position);
             double expected = sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo);
-            Assert.Equal(expected, ActivationRegion.PercentileInPlace(values, percentile), 5);
+            Assert.Equal(expected, ImageRegion.PercentileInPlace(values, percentile), 5);
         }
     }
 }

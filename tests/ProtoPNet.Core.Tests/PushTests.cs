@@ -161,21 +161,4 @@ public class PushTests : IDisposable
         }
         Assert.True(agreed >= 3, $"only {agreed} of 6 nearest images were shortlisted");
     }
-
-    [Fact]
-    public void ActivationBoxHoldsThePixelsAboveThe95thPercentile()
-    {
-        Assert.Equal(95.05f, ActivationBox.Percentile(Enumerable.Range(1, 100).Select(i => (float)i).ToArray(), 95), 4);
-        using var map = torch.zeros(20, 20);
-        map[TensorIndex.Slice(3, 7), TensorIndex.Slice(10, 15)] = torch.tensor(5f);   // 20 of 400 pixels = the top 5 %
-        var box = ActivationBox.Box(map);
-        Assert.Equal(new PixelBox(10, 3, 5, 4), box);
-        // A single hot latent cell of a 4×4 map, upsampled to 16×16, gives a box around that cell's pixels.
-        using var coarse = torch.zeros(4, 4);
-        coarse[1, 2] = torch.tensor(1f);
-        var up = ActivationBox.FromActivation(coarse, 16);
-        Assert.InRange(up.X, 6, 9);
-        Assert.InRange(up.Y, 2, 5);
-        Assert.True(up.X + up.Width <= 13 && up.Y + up.Height <= 9, up.ToString());
-    }
 }

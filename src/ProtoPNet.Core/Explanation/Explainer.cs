@@ -24,6 +24,8 @@ public sealed record ExplanationOptions
     public string? OutputDirectory { get; init; }
     /// <summary>Where prototype source images that are items of a container file (IDX "file#n") can be loaded from.</summary>
     public ImageDataset? PushDataset { get; init; }
+    /// <summary>Which box BoxX… holds and the scoring sheet draws: the best patch's receptive window, or the paper's percentile box.</summary>
+    public BoxMethod BoxMethod { get; init; } = BoxMethod.ReceptiveField;
     /// <summary>Prototypes shown per class on a scoring sheet when <see cref="Top"/> is 0 (otherwise Top are shown).</summary>
     public int SheetRows { get; init; } = 10;
 
@@ -39,7 +41,9 @@ internal sealed class Evidence
 {
     public int Member, Prototype, LatentRow, LatentColumn;
     public double Similarity, Distance;
-    public PixelBox InputBox, InputWindow;
+    public PixelBox PercentileBox, InputWindow;
+    /// <summary>The box shown: <see cref="InputWindow"/> or <see cref="PercentileBox"/>, by the options' box method.</summary>
+    public PixelBox InputBox;
     public float[]? Map;
 }
 
@@ -287,14 +291,14 @@ public sealed class Explainer
                 using var scope = NewDisposeScope();
                 var flatIndex = torch.tensor(items.Select(w => (long)w.Value.Image * p.Prototypes + w.Key.Prototype).ToArray(), device: p.DistanceMaps.device);
                 var maps = p.DistanceMaps.flatten(0, 1).index_select(0, flatIndex);
-                var activations = ActivationRegion.FromDistances(maps, model.Network.SimilarityKind, model.Network.Epsilon);
-                var boxes = ActivationRegion.Boxes(activations, size, out var upsampled, group.Key);
-                var field = model.Network.Backbone.ReceptiveField;
+                var activations = ImageRegion.Activations(maps, model.Network);
+                var boxes = ImageRegion.PercentileBoxes(activations, size, out var upsampled, group.Key);
                 for (int k = 0; k < items.Count; k++)
                 {
                     var e = items[k].Key;
-                    e.InputBox = boxes[k];
-                    e.InputWindow = ActivationRegion.ReceptiveWindow(field, e.LatentRow, e.LatentColumn, model.Architecture.PrototypeSize, size);
+                    e.PercentileBox = boxes[k];
+                    e.InputWindow = ImageRegion.ReceptiveWindow(model, e.LatentRow, e.LatentColumn);
+                    e.InputBox = options.BoxMethod == BoxMethod.Percentile ? e.PercentileBox : e.InputWindow;
                     if (upsampled is not null) e.Map = upsampled[k];
                 }
             }
@@ -309,8 +313,8 @@ public sealed class Explainer
         double weight = Weight(passes, e, plan.Explained);
         var box = e.InputBox.ToOriginal(geometry);
         var window = e.InputWindow.ToOriginal(geometry);
-        var field = model.Network.Backbone.ReceptiveField;
-        int side = field.Size + (model.Architecture.PrototypeSize - 1) * field.Stride;
+        int side = model.PatchReceptiveField.Size;
+        var prototypeBox = provenance?.Box(options.BoxMethod);
         var names = classifier.ClassNames;
         return new ExplanationRow
         {
@@ -329,10 +333,10 @@ public sealed class Explainer
             Contribution = e.Similarity * weight,
             BoxX = box.X, BoxY = box.Y, BoxWidth = box.Width, BoxHeight = box.Height,
             PrototypeImage = provenance?.SourceImage ?? "",
-            PrototypeBoxX = provenance?.BoxX,
-            PrototypeBoxY = provenance?.BoxY,
-            PrototypeBoxWidth = provenance?.BoxWidth,
-            PrototypeBoxHeight = provenance?.BoxHeight,
+            PrototypeBoxX = prototypeBox?.X,
+            PrototypeBoxY = prototypeBox?.Y,
+            PrototypeBoxWidth = prototypeBox?.Width,
+            PrototypeBoxHeight = prototypeBox?.Height,
             ImageIndex = imageIndex,
             ExplainedClass = names[plan.Explained],
             ExplainedLogit = plan.Logits[plan.Explained],
@@ -341,6 +345,7 @@ public sealed class Explainer
             ReceptiveField = (int)Math.Round(side * (double)geometry.CropWidth / geometry.InputSize),
             ReceptiveFieldX = window.X, ReceptiveFieldY = window.Y, ReceptiveFieldWidth = window.Width, ReceptiveFieldHeight = window.Height,
             ScoringSheet = sheetPath ?? "",
+            BoxMethod = options.BoxMethod.ToString(),
         };
     }
 }

@@ -31,7 +31,7 @@ public sealed class ExplanationRow
     public double Weight { get; init; }
     /// <summary>Similarity × Weight; over all prototypes these add up to <see cref="ExplainedLogit"/>.</summary>
     public double Contribution { get; init; }
-    /// <summary>The 95th-percentile box of the prototype's upsampled activation map, in the input image's own pixels.</summary>
+    /// <summary>Where the prototype matched, in the input image's own pixels: by BoxMethod, the best patch's receptive window (default) or the paper's 95th-percentile box of the upsampled activation map.</summary>
     public int BoxX { get; init; }
     public int BoxY { get; init; }
     public int BoxWidth { get; init; }
@@ -64,4 +64,6 @@ public sealed class ExplanationRow
     public int ReceptiveFieldHeight { get; init; }
     /// <summary>The HTML scoring sheet written for this image (with -OutputDirectory); otherwise empty.</summary>
     public string ScoringSheet { get; init; } = "";
+    /// <summary>What BoxX… and PrototypeBoxX… are: "ReceptiveField" (the best patch's input window) or "Percentile" (the paper's box).</summary>
+    public string BoxMethod { get; init; } = "";
 }

@@ -143,8 +143,8 @@ public static class NearestPatches
                 var pairs = chunk.SelectMany((e, b) => e.Value.Select(j => (B: b, J: j, Index: e.Key))).ToArray();
                 long m = maps.shape[1];
                 var flat = torch.tensor(pairs.Select(p => p.B * m + p.J).ToArray(), device: maps.device);
-                var activations = ActivationRegion.FromDistances(maps.flatten(0, 1).index_select(0, flat), model.Network.SimilarityKind, model.Network.Epsilon);
-                var boxes = ActivationRegion.Boxes(activations, size, out _);
+                var activations = ImageRegion.Activations(maps.flatten(0, 1).index_select(0, flat), model.Network);
+                var boxes = ImageRegion.PercentileBoxes(activations, size, out _);
                 for (int i = 0; i < pairs.Length; i++)
                     result[(pairs[i].J, pairs[i].Index)] = boxes[i].ToOriginal(loaded[pairs[i].B].Geometry);
             }

@@ -103,6 +103,13 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the backbone holds learned weights: ImageNet or other weights were loaded, the model was imported from
+    /// PyTorch, or it has been through stage-1 training. A randomly initialised backbone needs other training defaults
+    /// than a pretrained one (see Start-ProtoPNetTraining's help and docs/algorithm.md, "Training from scratch").
+    /// </summary>
+    public bool BackboneIsTrained => History.Any(h => h.Stage is "PretrainedBackbone" or "BackboneWeights" or "ImportedFromPyTorch" or "Training");
+
     public long TrainableParameterCount => Network.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
     public long ParameterCount => Network.parameters().Sum(p => p.numel());
 

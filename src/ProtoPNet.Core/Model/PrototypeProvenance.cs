@@ -16,6 +16,21 @@ public sealed record PrototypeProvenance
     public int BoxHeight { get; init; }
     /// <summary>Squared L2 distance between the prototype before push and the patch it was projected onto.</summary>
     public double Distance { get; init; }
+    /// <summary>
+    /// The receptive window of the source patch (the input window it sees), in the source image's original pixels.
+    /// Null in model files pushed before it was recorded.
+    /// </summary>
+    public int? WindowX { get; init; }
+    public int? WindowY { get; init; }
+    public int? WindowWidth { get; init; }
+    public int? WindowHeight { get; init; }
+
+    /// <summary>The source patch's box by <paramref name="method"/>: Box… (percentile) or Window… (null when not recorded).</summary>
+    public Data.PixelBox? Box(BoxMethod method) => method switch
+    {
+        BoxMethod.Percentile => new Data.PixelBox(BoxX, BoxY, BoxWidth, BoxHeight),
+        _ => WindowX is int x && WindowY is int y && WindowWidth is int w && WindowHeight is int h ? new Data.PixelBox(x, y, w, h) : null,
+    };
 }
 
 /// <summary>One line of a model's training history (any stage), kept in the model file.</summary>

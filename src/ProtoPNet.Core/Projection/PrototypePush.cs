@@ -364,10 +364,11 @@ public static class PrototypePush
         foreach (int j in group)
         {
             var map = activation[slot++];
-            using var upsampled = ActivationBox.Upsample(map, model.ImageSize);
-            var box = ActivationBox.Box(upsampled);
+            using var upsampled = ImageRegion.Upsample(map, model.ImageSize);
+            var box = ImageRegion.PercentileBox(upsampled);
             var (x, y, w, h) = loaded.Geometry.ToOriginal(box.X, box.Y, box.Width, box.Height);
             string source = dataset.SourceOf(index);
+            var window = ImageRegion.ReceptiveWindow(model, scan.Row[j], scan.Column[j]).ToOriginal(loaded.Geometry);
             var provenance = new PrototypeProvenance
             {
                 SourceImage = source,
@@ -379,6 +380,7 @@ public static class PrototypePush
                 BoxWidth = w,
                 BoxHeight = h,
                 Distance = scan.Distance[j],
+                WindowX = window.X, WindowY = window.Y, WindowWidth = window.Width, WindowHeight = window.Height,
             };
             model.SetProvenance(j, provenance);
             moves[j] = new PrototypeMove

@@ -108,6 +108,7 @@ public static class ProtoPNetTrainer
         private int? bestEpoch;
         private double? bestAccuracy;
         private FeatureCache? cache;
+        private AuxiliaryHead? auxiliary;
         private int seed;
 
         public Run(ProtoPNetModel model, ImageDataset train, ImageDataset? validation, TrainingOptions options, TrainingCallbacks callbacks, CancellationToken cancel)
@@ -147,6 +148,8 @@ public static class ProtoPNetTrainer
                 optimizerState = checkpoint.OptimizerState;
                 optimizerPhase = checkpoint.State.OptimizerPhase;
                 if (checkpoint.RngState is not null) torch.set_rng_state(checkpoint.RngState);
+                if (checkpoint.State.AuxiliaryWeight is { } auxWeight && checkpoint.State.AuxiliaryBias is { } auxBias)
+                    auxiliary = AuxiliaryHead.FromState(auxWeight, auxBias, network.Backbone.OutChannels, model.ClassCount, model.Device);
                 checkpoint.Dispose();
                 callbacks.Verbose?.Invoke($"Resuming from '{checkpointPath}' after epoch {completed} of {totalEpochs}.");
             }
@@ -157,6 +160,10 @@ public static class ProtoPNetTrainer
                 torch.manual_seed(seed);
             }
             int resumedFrom = completed;
+            // Created after seeding, so that a run and its resumption draw the same initial head.
+            if (auxiliary is null && options.Phases.Any(p => p.Epochs > 0 && (p.PooledHead || options.AuxiliaryHead > 0 && p.Trains(ParameterGroup.Backbone))))
+                auxiliary = AuxiliaryHead.Create(network.Backbone.OutChannels, model.ClassCount, model.Device);
+            bool backboneTrainedBefore = model.BackboneIsTrained;
 
             bool wasTraining = network.training;
             var wasTrainable = network.parameters().Select(p => p.requires_grad).ToArray();
@@ -182,6 +189,10 @@ public static class ProtoPNetTrainer
                 foreach (var p in network.parameters()) p.requires_grad = wasTrainable[i++];
                 if (wasTraining) network.train(); else network.eval();
             }
+
+            // Judged before the history records this run: a backbone that starts random is judged as random.
+            if (completed > resumedFrom && ChanceCheck.Warning(results, train.CountPerClass(), options, backboneTrainedBefore) is string atChance)
+                callbacks.Warning?.Invoke(atChance);
 
             bool restored = false;
             if (best is not null && bestEpoch is int be && be != completed)
@@ -220,7 +231,11 @@ public static class ProtoPNetTrainer
             ParameterGroups.SetTrainable(network, phase.Groups.Select(g => g.Group));
             bool backboneTrains = phase.Trains(ParameterGroup.Backbone);
             var groups = phase.Groups.Select(g => new Adam.ParamGroup(ParameterGroups.Of(network, g.Group).ToArray(),
-                g.LearningRate, 0.9, 0.999, 1e-8, g.WeightDecay, false, false)).ToArray();
+                g.LearningRate, 0.9, 0.999, 1e-8, g.WeightDecay, false, false)).ToList();
+            // The auxiliary head learns at the backbone's rate, in the phases that train the backbone.
+            var backboneGroup = phase.Groups.FirstOrDefault(g => g.Group == ParameterGroup.Backbone);
+            if (auxiliary is not null && backboneGroup is not null)
+                groups.Add(new Adam.ParamGroup(auxiliary.Parameters, backboneGroup.LearningRate, 0.9, 0.999, 1e-8, 0, false, false));
             using var optimizer = new Adam(groups, phase.Groups[0].LearningRate, 0.9, 0.999, 1e-8, 0, false, false);
             if (optimizerState is not null)
             {
@@ -233,11 +248,13 @@ public static class ProtoPNetTrainer
                 int epoch = epochStart + phaseEpoch + 1;
                 double factor = phase.LearningRateFactor(phaseEpoch);
                 int g = 0;
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = phase.Groups[g++].LearningRate * factor;
+                // Groups in the order built: the phase's, then the auxiliary head's (which follows the backbone's rate).
+                var rates = phase.Groups.Select(x => x.LearningRate).Append(phase.Groups.FirstOrDefault(x => x.Group == ParameterGroup.Backbone)?.LearningRate ?? 0).ToArray();
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[g++] * factor;
 
                 // A frozen backbone's output is reused across epochs only when the images do not change between them.
                 if (!backboneTrains && cache is null && options.Augmentation is null) cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, Report(epoch, phase), cancel);
-                var result = RunEpoch(epoch, phase, optimizer, backboneTrains);
+                var result = phase.PooledHead ? RunPooledEpoch(epoch, phase, optimizer) : RunEpoch(epoch, phase, optimizer, backboneTrains);
                 completed = epoch;
                 results.Add(result);
                 if (checkpointPath is not null) SaveCheckpoint(completed, phaseIndex, optimizer);
@@ -256,7 +273,8 @@ public static class ProtoPNetTrainer
             reader.PassesRead = epoch - 1; // this epoch's images are augmented as pass `epoch`, resumed or not
             if (cache is not null) order = order.Where(cache.Contains).ToArray();
             int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
-            double loss = 0, ce = 0, clst = 0, sep = 0, l1 = 0;
+            double loss = 0, ce = 0, clst = 0, sep = 0, l1 = 0, aux = 0;
+            bool auxiliaryOn = auxiliary is not null && backboneTrains;
             long seen = 0, correct = 0;
             int batchNumber = 0;
             foreach (var (images, labels, size) in Batches(order))
@@ -264,7 +282,13 @@ public static class ProtoPNetTrainer
                 batchNumber++;
                 using var scope = NewDisposeScope();
                 ProtoPNetOutput output;
-                if (backboneTrains) output = network.forward(images);
+                Tensor? auxiliaryLoss = null;
+                if (backboneTrains)
+                {
+                    var features = network.BackboneFeatures(images);
+                    output = network.ForwardFromBackboneFeatures(features);
+                    if (auxiliaryOn) auxiliaryLoss = auxiliary!.Loss(features, labels);
+                }
                 else
                 {
                     Tensor features;
@@ -274,7 +298,9 @@ public static class ProtoPNetTrainer
                 }
                 using var terms = ProtoPNetLoss.Compute(output.Logits, output.MinDistances, labels,
                     network.PrototypeClassIdentity, network.LastLayer.weight!, options.Coefficients);
-                var values = torch.stack([terms.Total.detach(), terms.CrossEntropy.detach(), terms.Cluster.detach(), terms.Separation.detach(), terms.L1.detach()])
+                var total = auxiliaryLoss is null ? terms.Total : terms.Total + options.AuxiliaryHead * auxiliaryLoss;
+                var values = torch.stack([total.detach(), terms.CrossEntropy.detach(), terms.Cluster.detach(), terms.Separation.detach(), terms.L1.detach(),
+                        (auxiliaryLoss ?? torch.zeros_like(terms.L1)).detach()])
                     .cpu().data<float>().ToArray();
                 if (!values.All(float.IsFinite))
                     throw new ProtoPNetException("NonFiniteLoss", ErrorKind.InvalidOperation,
@@ -283,12 +309,12 @@ public static class ProtoPNetTrainer
                         (checkpointPath is not null ? $"The last good checkpoint is kept at '{checkpointPath}'. " : "") +
                         "Lower the learning rates or check the data for invalid values.", epoch);
                 optimizer.zero_grad();
-                terms.Total.backward();
+                total.backward();
                 optimizer.step();
 
                 correct += output.Logits.argmax(1).eq(labels).sum().item<long>();
                 seen += size;
-                loss += values[0] * size; ce += values[1] * size; clst += values[2] * size; sep += values[3] * size; l1 += values[4] * size;
+                loss += values[0] * size; ce += values[1] * size; clst += values[2] * size; sep += values[3] * size; l1 += values[4] * size; aux += values[5] * size;
                 images.Dispose();
                 labels.Dispose();
                 output.Dispose();
@@ -326,12 +352,66 @@ public static class ProtoPNetTrainer
                 Cluster = clst / n,
                 Separation = sep / n,
                 L1 = l1 / n,
+                AuxiliaryCrossEntropy = auxiliaryOn ? aux / n : null,
                 TrainAccuracy = correct / n,
                 ValidationAccuracy = validationAccuracy,
                 Seconds = seconds,
                 ImagesPerSecond = seen / Math.Max(1e-9, seconds),
                 IsBest = isBest,
                 BackboneCached = cache is not null && !phase.Trains(ParameterGroup.Backbone),
+            };
+        }
+
+        /// <summary>An epoch of a <see cref="TrainingPhase.PooledHead"/> phase: the backbone learns as a plain classifier's.</summary>
+        private TrainingEpochResult RunPooledEpoch(int epoch, TrainingPhase phase, Adam optimizer)
+        {
+            var clock = Stopwatch.StartNew();
+            ParameterGroups.SetTrainingMode(network, backboneTrains: true);
+            var order = ShuffleOrder(seed, epoch, train.Count);
+            reader.PassesRead = epoch - 1;
+            int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
+            double loss = 0;
+            long seen = 0, correct = 0;
+            int batchNumber = 0;
+            foreach (var (images, labels, size) in Batches(order))
+            {
+                batchNumber++;
+                using var scope = NewDisposeScope();
+                var logits = auxiliary!.Logits(network.BackboneFeatures(images));
+                var crossEntropy = nn.functional.cross_entropy(logits, labels);
+                float value = crossEntropy.detach().cpu().item<float>();
+                if (!float.IsFinite(value))
+                    throw new ProtoPNetException("NonFiniteLoss", ErrorKind.InvalidOperation,
+                        $"The backbone phase's cross-entropy became {value} at epoch {epoch}, batch {batchNumber} of {batchCount}; training stopped before the update. " +
+                        "Lower -BackboneLearningRate or check the data for invalid values.", epoch);
+                optimizer.zero_grad();
+                crossEntropy.backward();
+                optimizer.step();
+                correct += logits.argmax(1).eq(labels).sum().item<long>();
+                seen += size;
+                loss += value * size;
+                images.Dispose();
+                labels.Dispose();
+                double rate = seen / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+                long remainingImages = (order.Length - seen) + (long)(totalEpochs - epoch) * order.Length;
+                callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, batchNumber, batchCount, rate,
+                    TimeSpan.FromSeconds(remainingImages / Math.Max(1e-9, rate)), "Training"));
+                cancel.ThrowIfCancellationRequested();
+            }
+            double seconds = clock.Elapsed.TotalSeconds, n = Math.Max(1, seen);
+            return new TrainingEpochResult
+            {
+                Epoch = epoch,
+                Phase = phase.Name,
+                Loss = loss / n,
+                CrossEntropy = double.NaN,
+                Cluster = double.NaN,
+                Separation = double.NaN,
+                L1 = double.NaN,
+                AuxiliaryCrossEntropy = loss / n,
+                TrainAccuracy = correct / n,
+                Seconds = seconds,
+                ImagesPerSecond = seen / Math.Max(1e-9, seconds),
             };
         }
 
@@ -370,6 +450,8 @@ public static class ProtoPNetTrainer
                 BestEpoch = bestEpoch,
                 BestValidationAccuracy = bestAccuracy,
                 Results = results.ToList(),
+                AuxiliaryWeight = auxiliary?.WeightValues(),
+                AuxiliaryBias = auxiliary?.BiasValues(),
             };
             // Not cancellable: a finished epoch is always saved (the write takes milliseconds and is atomic anyway).
             TrainingCheckpoint.Save(checkpointPath!, model, state, optimizerBytes, best, CancellationToken.None);
@@ -385,6 +467,7 @@ public static class ProtoPNetTrainer
         {
             DisposeCache();
             best?.Dispose();
+            auxiliary?.Dispose();
         }
     }
 }

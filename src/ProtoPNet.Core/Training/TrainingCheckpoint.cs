@@ -20,6 +20,9 @@ public sealed record CheckpointState
     public int? BestEpoch { get; init; }
     public double? BestValidationAccuracy { get; init; }
     public List<TrainingEpochResult> Results { get; init; } = new();
+    /// <summary>The auxiliary pooled head's weight [K, C] and bias [K], row-major, when the run uses one.</summary>
+    public float[]? AuxiliaryWeight { get; init; }
+    public float[]? AuxiliaryBias { get; init; }
 }
 
 /// <summary>

@@ -16,7 +16,23 @@ public sealed record TrainingPhase
     public int? StepSize { get; init; }
     public double Gamma { get; init; } = 0.1;
 
+    /// <summary>
+    /// The phase trains the backbone through the auxiliary pooled head alone (average pool + linear, cross-entropy):
+    /// a plain classifier's training that gives a randomly initialised backbone the learned features the ProtoPNet
+    /// phases assume. The ProtoPNet head does not take part and validation is skipped.
+    /// </summary>
+    public bool PooledHead { get; init; }
+
     public bool Trains(ParameterGroup group) => Groups.Any(g => g.Group == group);
+
+    /// <summary>Backbone pretraining as a plain classifier on the training data (only for a backbone that starts from random weights).</summary>
+    public static TrainingPhase Backbone(int epochs, double backboneLr = 3e-3, double weightDecay = 1e-3) => new()
+    {
+        Name = "Backbone",
+        Epochs = epochs,
+        Groups = [new(ParameterGroup.Backbone, backboneLr, weightDecay)],
+        PooledHead = true,
+    };
 
     /// <summary>Learning-rate multiplier for the 0-based epoch of this phase.</summary>
     public double LearningRateFactor(int phaseEpoch) => StepSize is int s && s > 0 ? Math.Pow(Gamma, phaseEpoch / s) : 1.0;
@@ -68,4 +84,12 @@ public sealed record TrainingOptions
     /// </summary>
     public Data.ImageAugmentation? Augmentation { get; init; }
     public int EvaluationBatchSize { get; init; } = 100;
+    /// <summary>
+    /// Weight of an auxiliary cross-entropy on a linear head over the average-pooled backbone features, in every phase
+    /// that trains the backbone; 0 for none (the authors'). A ProtoPNet head passes gradient to the backbone through one
+    /// patch per prototype and image, scaled by the log similarity's slope, so a randomly initialised backbone learns
+    /// slowly from it; the pooled head gives every patch a learning signal. It only shapes training: it is discarded
+    /// afterwards and never part of the model's computation (docs/algorithm.md, "Training from scratch").
+    /// </summary>
+    public double AuxiliaryHead { get; init; }
 }
