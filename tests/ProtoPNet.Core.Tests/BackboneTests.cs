@@ -181,7 +181,7 @@ public class BackboneTests
         Assert.True(sd["layer4.1.bn2.bias"].eq(0).all().item<bool>());
     }
 
-    /// <summary>DESIGN §3: while C > D, out = max(D, C/2), Conv(C→out), ReLU, Conv(out→out), ReLU or (last) Sigmoid.</summary>
+    /// <summary>docs/algorithm.md §1: while C > D, out = max(D, C/2), Conv(C→out), ReLU, Conv(out→out), ReLU or (last) Sigmoid.</summary>
     [Theory]
     [InlineData(512, "512→256 ReLU 256→256 ReLU 256→128 ReLU 128→128 Sigmoid")]
     [InlineData(1024, "1024→512 ReLU 512→512 ReLU 512→256 ReLU 256→256 ReLU 256→128 ReLU 128→128 Sigmoid")]

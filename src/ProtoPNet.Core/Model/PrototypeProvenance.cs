@@ -17,12 +17,3 @@ public sealed record PrototypeProvenance
     /// <summary>Squared L2 distance between the prototype before push and the patch it was projected onto.</summary>
     public double Distance { get; init; }
 }
-
-/// <summary>One line of a model's training history (any stage), kept in the model file.</summary>
-public sealed record HistoryEntry
-{
-    public required string Stage { get; init; }
-    public DateTimeOffset Time { get; init; } = DateTimeOffset.UtcNow;
-    public Dictionary<string, double> Values { get; init; } = new();
-    public string? Note { get; init; }
-}

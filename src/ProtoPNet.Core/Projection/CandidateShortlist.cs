@@ -28,7 +28,7 @@ internal static class CandidateShortlist
 
     /// <summary>Indices into <paramref name="dataset"/> of the images on any prototype's shortlist, ascending; and the images read.</summary>
     public static (int[] Images, int Read, int Skipped) Find(ProtoPNetModel model, ImageDataset dataset, int batchSize,
-        Action<int, int, string>? progress, CancellationToken cancel)
+        IProgress<StageProgress>? progress, CancellationToken cancel)
     {
         var network = model.Network;
         var architecture = model.Architecture;
@@ -68,7 +68,7 @@ internal static class CandidateShortlist
                     bestImage = candidates.gather(1, order).MoveToOuterDisposeScope();
                     seen += batch.Indices.Length;
                 }
-                progress?.Invoke(seen, dataset.Count, "Shortlisting candidate images (bfloat16)");
+                progress?.Report(new StageProgress(seen, dataset.Count, "Shortlisting candidate images (bfloat16)"));
             }
             var finite = bestDistance.isfinite();
             var shortlist = bestImage.masked_select(finite).cpu().data<long>().Select(i => (int)i).Distinct().Order().ToArray();

@@ -5,7 +5,9 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace ProtoPNet.Training;
+using ProtoPNet.Training;
+
+namespace ProtoPNet.Benchmarks;
 
 /// <summary>Milliseconds per training batch of a ProtoPNet joint step and of the same backbone's plain step.</summary>
 public sealed record TrainingStepTiming(string Backbone, int ImageSize, int BatchSize, int PrototypeCount, int Rounds,

@@ -6,7 +6,9 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace ProtoPNet.Training;
+using ProtoPNet.Training;
+
+namespace ProtoPNet.Benchmarks;
 
 /// <summary>Settings of the plain-classifier baseline (the same backbone with average pooling and a linear head).</summary>
 public sealed record PlainClassifierOptions

@@ -4,7 +4,7 @@ using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 
-namespace ProtoPNet.Explanation;
+namespace ProtoPNet.Rendering;
 
 /// <summary>
 /// The few drawing operations the pictures need, done on pixels directly (ImageSharp 2.x has no free drawing
