@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using TorchSharp;
-using static TorchSharp.torch;
-
 using ProtoPNet.Model;
+using static TorchSharp.torch;
 
 namespace ProtoPNet.Benchmarks;
 

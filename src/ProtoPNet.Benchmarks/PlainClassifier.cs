@@ -6,8 +6,6 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-using ProtoPNet.Training;
-
 namespace ProtoPNet.Benchmarks;
 
 /// <summary>Settings of the plain-classifier baseline (the same backbone with average pooling and a linear head).</summary>

@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using ProtoPNet.Model;
 using ProtoPNet.Model.Backbones;
+using ProtoPNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-
-using ProtoPNet.Training;
 
 namespace ProtoPNet.Benchmarks;
 

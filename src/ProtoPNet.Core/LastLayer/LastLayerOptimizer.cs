@@ -120,19 +120,14 @@ public static class LastLayerOptimizer
                         SolveSeconds = solveSeconds,
                         Seconds = clock.Elapsed.TotalSeconds,
                     };
-                    model.History.Add(new HistoryEntry
+                    model.History.Add(HistoryEntry.Record("LastLayer", $"{result.Method}, {result.Iterations} iterations, {dataset.Name}", new()
                     {
-                        Stage = "LastLayer",
-                        Values = HistoryEntry.Finite(new Dictionary<string, double>
-                        {
-                            ["Lambda"] = result.Lambda,
-                            ["Objective"] = result.Objective,
-                            ["Optimality"] = result.Optimality,
-                            ["WrongClassSparsity"] = result.WrongClassSparsity,
-                            ["Accuracy"] = result.Accuracy,
-                        }),
-                        Note = $"{result.Method}, {result.Iterations} iterations, {dataset.Name}",
-                    });
+                        ["Lambda"] = result.Lambda,
+                        ["Objective"] = result.Objective,
+                        ["Optimality"] = result.Optimality,
+                        ["WrongClassSparsity"] = result.WrongClassSparsity,
+                        ["Accuracy"] = result.Accuracy,
+                    }));
                     return result;
                 }
             }

@@ -11,4 +11,8 @@ public sealed record HistoryEntry
     /// <summary>History values without NaN or infinities, which JSON (the model file's header) cannot hold.</summary>
     public static Dictionary<string, double> Finite(Dictionary<string, double> values) =>
         values.Where(kv => double.IsFinite(kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    /// <summary>A stage's history line: its name, its finite values, and a note.</summary>
+    public static HistoryEntry Record(string stage, string? note, Dictionary<string, double> values) =>
+        new() { Stage = stage, Values = Finite(values), Note = note };
 }

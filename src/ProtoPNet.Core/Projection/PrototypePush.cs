@@ -101,18 +101,13 @@ public static partial class PrototypePush
                     Seconds = clock.Elapsed.TotalSeconds,
                     RenderSeconds = renderSeconds,
                 };
-                model.History.Add(new HistoryEntry
+                model.History.Add(HistoryEntry.Record("Push", dataset.Name, new()
                 {
-                    Stage = "Push",
-                    Values = HistoryEntry.Finite(new Dictionary<string, double>
-                    {
-                        ["Pushed"] = result.Pushed,
-                        ["MeanDistance"] = result.MeanDistance,
-                        ["MaxDistance"] = result.MaxDistance,
-                        ["Images"] = result.ImageCount,
-                    }),
-                    Note = dataset.Name,
-                });
+                    ["Pushed"] = result.Pushed,
+                    ["MeanDistance"] = result.MeanDistance,
+                    ["MaxDistance"] = result.MaxDistance,
+                    ["Images"] = result.ImageCount,
+                }));
                 return result;
             }
             finally
