@@ -85,9 +85,9 @@ function Initialize-Chromium {
     if (-not (Get-Command apt-get -ErrorAction Ignore)) { return 'chromium is not installed and apt-get is not available to install it' }
     if ((id -u) -ne '0') { return 'chromium is not installed and installing it with apt-get needs root (sudo apt-get install chromium)' }
     Write-Host 'Installing Chromium for the HTML tests: apt-get update; apt-get install -y chromium'
-    apt-get update -qq
+    apt-get update -qq | Out-Host
     if ($LASTEXITCODE -ne 0) { return "chromium is not installed: 'apt-get update' failed with exit code $LASTEXITCODE" }
-    apt-get install -y -qq chromium | Out-Null
+    apt-get install -y -qq chromium | Out-Host
     if ($LASTEXITCODE -ne 0) { return "chromium is not installed: 'apt-get install -y chromium' failed with exit code $LASTEXITCODE" }
     if (Get-Command chromium, chromium-browser -ErrorAction Ignore) { return $null }
     'chromium is not installed: apt-get installed the package but no chromium command is on PATH'

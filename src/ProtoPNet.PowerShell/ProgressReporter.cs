@@ -22,6 +22,9 @@ internal sealed class ProgressReporter : IProgress<StageProgress>
     private readonly Stopwatch sinceLast = Stopwatch.StartNew();
     private bool written;
 
+    /// <param name="cmdlet">The cmdlet whose pipeline thread writes the progress.</param>
+    /// <param name="activity">The progress bar's activity line.</param>
+    /// <param name="activityId">Its id (cmdlets that run one inside another use different ids).</param>
     /// <param name="status">The status line of a report; by default "Activity: done/total".</param>
     public ProgressReporter(Cmdlet cmdlet, string activity, int activityId = 1, Func<StageProgress, string>? status = null)
     {

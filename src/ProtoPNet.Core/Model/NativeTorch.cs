@@ -24,7 +24,11 @@ public static class NativeTorch
     /// <summary>True once NNPACK has been turned off in libtorch's global context; false where that was not possible.</summary>
     public static bool NnpackDisabled { get; private set; }
 
+    // A library's module initializer on purpose: every entry point into Core (cmdlets, tests, scripts that Add-Type the
+    // assembly) gets the setting before its first convolution, without each having to remember a call.
+#pragma warning disable CA2255
     [ModuleInitializer]
+#pragma warning restore CA2255
     internal static void OnLoad() => Initialize();
 
     /// <summary>Applies the settings (once per process; later calls do nothing). Never throws.</summary>
