@@ -77,6 +77,22 @@ function Get-PesterManifest {
     $manifest
 }
 
+# The two HTML tests of tests/pester/Explanation.Tests.ps1 render pages in headless Chromium. Installs it where that is
+# possible (Linux, apt-get, root: what .ci/run does); returns $null when Chromium is there, else why it is not.
+function Initialize-Chromium {
+    if (Get-Command chromium, chromium-browser -ErrorAction Ignore) { return $null }
+    if (-not $IsLinux) { return 'chromium is not installed (the test task installs it only on Linux with apt-get)' }
+    if (-not (Get-Command apt-get -ErrorAction Ignore)) { return 'chromium is not installed and apt-get is not available to install it' }
+    if ((id -u) -ne '0') { return 'chromium is not installed and installing it with apt-get needs root (sudo apt-get install chromium)' }
+    Write-Host 'Installing Chromium for the HTML tests: apt-get update; apt-get install -y chromium'
+    apt-get update -qq | Out-Host
+    if ($LASTEXITCODE -ne 0) { return "chromium is not installed: 'apt-get update' failed with exit code $LASTEXITCODE" }
+    apt-get install -y -qq chromium | Out-Host
+    if ($LASTEXITCODE -ne 0) { return "chromium is not installed: 'apt-get install -y chromium' failed with exit code $LASTEXITCODE" }
+    if (Get-Command chromium, chromium-browser -ErrorAction Ignore) { return $null }
+    'chromium is not installed: apt-get installed the package but no chromium command is on PATH'
+}
+
 function Invoke-Tests {
     $results = Join-Path $root 'out/test-results'
     New-Item -ItemType Directory -Force $results | Out-Null
@@ -97,6 +113,8 @@ function Invoke-Tests {
     }
 
     # Pester: in a fresh pwsh so the module and its native libraries load as a user's session would load them.
+    # Tests that cannot run here (no Chromium) report themselves skipped, with the reason; the reason is counted below.
+    $env:PROTOPNET_CHROMIUM_MISSING = Initialize-Chromium
     $pester = Get-PesterManifest
     $pesterJson = Join-Path $results 'pester.json'
     Remove-Item $pesterJson -ErrorAction Ignore
@@ -107,18 +125,23 @@ Import-Module '$pester'
 `$config.Run.PassThru = `$true
 `$config.Output.Verbosity = 'Detailed'
 `$r = Invoke-Pester -Configuration `$config
-@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterJson'
+`$skipped = @(`$r.Skipped | ForEach-Object { '{0} ({1})' -f `$_.ExpandedPath, ((`$_.ErrorRecord | Select-Object -First 1).Exception.Message -replace '^is skipped,?\s*(because\s*)?', '') })
+@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$skipped } | ConvertTo-Json | Set-Content '$pesterJson'
 "@
     dotnet pwsh -NoProfile -NonInteractive -Command $script
-    $pesterPassed = 0; $pesterFailed = 1
+    $pesterPassed = 0; $pesterFailed = 1; $pesterSkipped = @()
     if (Test-Path $pesterJson) {
         $p = Get-Content -Raw $pesterJson | ConvertFrom-Json
-        $pesterPassed = [int]$p.Passed; $pesterFailed = [int]$p.Failed
+        $pesterPassed = [int]$p.Passed; $pesterFailed = [int]$p.Failed; $pesterSkipped = @($p.Skipped)
     } else {
         Write-Warning 'Pester wrote no results: counted as one failure.'
     }
 
     Write-Host ("xunit: {0} passed, {1} failed; Pester: {2} passed, {3} failed" -f $xunitPassed, $xunitFailed, $pesterPassed, $pesterFailed)
+    # Skipped tests are neither passed nor failed: said on the line before the closing one, each with its reason.
+    if ($pesterSkipped.Count -gt 0) {
+        Write-Output ("{0} skipped: {1}" -f $pesterSkipped.Count, ($pesterSkipped -join '; '))
+    }
     $passed = $xunitPassed + $pesterPassed
     $failed = $xunitFailed + $pesterFailed
     Write-Output "$passed passed, $failed failed"

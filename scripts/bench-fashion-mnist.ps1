@@ -29,7 +29,7 @@ param(
     [switch] $SkipPlain
 )
 $ErrorActionPreference = 'Stop'
-Import-Module (Join-Path $PSScriptRoot '../ProtoPNet.psd1') -Force
+. (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the module and the experiment assembly (bin/experiments)
 $clock = [Diagnostics.Stopwatch]::StartNew()
 function Step([string] $text) { Write-Host ("[{0,7:n1} s] {1}" -f $clock.Elapsed.TotalSeconds, $text) -ForegroundColor Cyan }
 
@@ -70,9 +70,9 @@ Step ("Last layer: {0:n1} s ({1:n1} s solve, {2} iterations on {3:n0} vectors), 
 
 if (-not $SkipPlain) {
     $budget = if ($PSBoundParameters.ContainsKey('PlainSeconds')) { $PlainSeconds } else { $result.ProtoPNetSeconds }
-    $options = [ProtoPNet.Training.PlainClassifierOptions]@{ Epochs = 1000; MaxSeconds = $budget; BatchSize = $BatchSize
+    $options = [ProtoPNet.Benchmarks.PlainClassifierOptions]@{ Epochs = 1000; MaxSeconds = $budget; BatchSize = $BatchSize
         LearningRate = $BackboneLearningRate; HeadLearningRate = $BackboneLearningRate; StepSize = $StepSize; Seed = $Seed }
-    $plain = [ProtoPNet.Training.PlainClassifier]::Train('smallcnn', 28, $train, $validation, $options, [Action[string]] { param($line) Write-Host $line }, [Threading.CancellationToken]::None)
+    $plain = [ProtoPNet.Benchmarks.PlainClassifier]::Train('smallcnn', 28, $train, $validation, $options, [Action[string]] { param($line) Write-Host $line }, [Threading.CancellationToken]::None)
     try {
         $result.PlainSeconds = [math]::Round($plain.TrainingSeconds, 1)
         $result.PlainEpochs = $plain.Epochs.Count

@@ -24,6 +24,7 @@ param(
 $ErrorActionPreference = 'Stop'
 $manifest = Join-Path $PSScriptRoot '../ProtoPNet.psd1'
 Import-Module $manifest -Force
+. (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the experiment assembly (ForwardBenchmark)
 (New-ProtoPNet -Backbone smallcnn -ClassCount 2 -ImageSize 28).Dispose()   # loads TorchSharp and libtorch
 if ($PSBoundParameters.ContainsKey('Threads')) { [TorchSharp.torch]::set_num_threads($Threads) }
 Write-Host ("libtorch threads: {0}; load average: {1}" -f [TorchSharp.torch]::get_num_threads(),
@@ -36,7 +37,7 @@ $cases = @(
 $rows = foreach ($case in $cases) {
     $model = New-ProtoPNet -Backbone $case.Backbone -ClassCount $case.Classes -ImageSize $case.ImageSize -Device $Device -Seed 1
     try {
-        $t = [ProtoPNet.Model.ForwardBenchmark]::Run($model, $case.Batch, $Repetitions, $MinimumSeconds)
+        $t = [ProtoPNet.Benchmarks.ForwardBenchmark]::Run($model, $case.Batch, $Repetitions, $MinimumSeconds)
         [pscustomobject]@{
             Backbone             = $t.Backbone
             'Batch×Input'        = '{0}×{1}×{1}' -f $t.BatchSize, $t.ImageSize

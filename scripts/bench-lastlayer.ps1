@@ -2,7 +2,7 @@
 .SYNOPSIS
     Times the last-layer solvers on post-push-like similarity vectors and prints a table.
 .DESCRIPTION
-    For each N in -Counts: synthetic similarity vectors (ProtoPNet.LastLayer.SyntheticSimilarities: K = 10 classes ×
+    For each N in -Counts: synthetic similarity vectors (ProtoPNet.Benchmarks.SyntheticSimilarities: K = 10 classes ×
     10 prototypes, nearly separable, log similarities up to ~9 as after a push), from the authors' starting weights
     (1 own class, −0.5 elsewhere), λ = 1e-4. Methods: proximal Newton (the default of Optimize-LastLayer) to -Tolerance,
     FISTA to -Tolerance or -FistaIterations, and the authors' 20 Adam passes (lr 1e-4, batch 80). Columns: seconds,
@@ -26,7 +26,7 @@ param(
     [string] $ModelPath
 )
 $ErrorActionPreference = 'Stop'
-Import-Module (Join-Path $PSScriptRoot '../ProtoPNet.psd1') -Force
+. (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the module and the experiment assembly (bin/experiments)
 $null = New-ProtoPNet -Backbone smallcnn -ClassCount 2 -ImageSize 28   # loads TorchSharp
 [TorchSharp.torch]::set_num_threads($Threads)
 $none = [Threading.CancellationToken]::None
@@ -53,7 +53,7 @@ $rows = foreach ($n in $Counts) {
         $mask = $realMask
     }
     else {
-        $problem = [ProtoPNet.LastLayer.SyntheticSimilarities]::Create($n, 10, 10, 1)
+        $problem = [ProtoPNet.Benchmarks.SyntheticSimilarities]::Create($n, 10, 10, 1)
         $s, $y, $mask = $problem.Item1, $problem.Item2, $problem.Item3
     }
     $start = $mask.mul([TorchSharp.Scalar](-1.5)).add([TorchSharp.Scalar]1.0)

@@ -16,7 +16,7 @@ param(
     [ValidateRange(1, 1024)] [int] $Threads = 2
 )
 $ErrorActionPreference = 'Stop'
-Import-Module (Join-Path $PSScriptRoot '../ProtoPNet.psd1') -Force
+. (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the module and the experiment assembly (bin/experiments)
 (New-ProtoPNet -Backbone smallcnn -ClassCount 2 -ImageSize 28).Dispose()   # loads TorchSharp and libtorch
 [TorchSharp.torch]::set_num_threads($Threads)
 
@@ -29,7 +29,7 @@ $cases = @(
     @{ Backbone = 'resnet18'; ImageSize = 224; Batch = 16; Classes = 200; PerClass = 10 }
 )
 $rows = foreach ($case in $cases) {
-    $t = [ProtoPNet.Training.TrainingStepBenchmark]::Run($case.Backbone, $case.ImageSize, $case.Batch, $case.Classes, $case.PerClass, $Repetitions, $MinimumSeconds)
+    $t = [ProtoPNet.Benchmarks.TrainingStepBenchmark]::Run($case.Backbone, $case.ImageSize, $case.Batch, $case.Classes, $case.PerClass, $Repetitions, $MinimumSeconds)
     [pscustomobject]@{
         Backbone          = $t.Backbone
         'Batch×Input'     = '{0}×{1}²' -f $t.BatchSize, $t.ImageSize

@@ -30,7 +30,7 @@ param(
     [switch] $Accuracy
 )
 $ErrorActionPreference = 'Stop'
-Import-Module (Join-Path $PSScriptRoot '../ProtoPNet.psd1') -Force
+. (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the module and the experiment assembly (bin/experiments)
 $ImageSize = 64
 $classes = [ProtoPNet.Data.IdxDataset]::FashionMnistClassNames
 $null = New-ProtoPNet -Backbone resnet18 -ClassCount 2 -ImageSize $ImageSize   # loads TorchSharp
@@ -124,8 +124,8 @@ $result = [ordered]@{ Backbone = 'resnet18'; ImageSize = $ImageSize; TrainImages
 $result.Small = Measure-Stages $PrototypesPerClass $authors[100]
 
 # The same backbone as a plain classifier (average pool + linear head): train step and inference speed.
-$plain = [ProtoPNet.Training.PlainClassifier]::Train('resnet18', $ImageSize, $train, $null,
-    [ProtoPNet.Training.PlainClassifierOptions]@{ Epochs = 1; MaxSeconds = 10; BatchSize = 64 }, $null, $none)
+$plain = [ProtoPNet.Benchmarks.PlainClassifier]::Train('resnet18', $ImageSize, $train, $null,
+    [ProtoPNet.Benchmarks.PlainClassifierOptions]@{ Epochs = 1; MaxSeconds = 10; BatchSize = 64 }, $null, $none)
 $result.PlainTrainImagesPerSecond = [math]::Round($plain.Epochs[0].Images / $plain.Epochs[0].Seconds, 1)
 $sw = [Diagnostics.Stopwatch]::StartNew(); $null = $plain.Accuracy($test, 100)
 $result.PlainInferenceImagesPerSecond = [math]::Round($test.Count / $sw.Elapsed.TotalSeconds, 1)
@@ -151,8 +151,8 @@ if ($Accuracy) {
     $null = $m | Optimize-LastLayer -Dataset $train
     $result.TestAccuracyAfterLastLayer = ($m | Test-ProtoPNet -Dataset $test).Accuracy
     $m.Dispose()
-    $baseline = [ProtoPNet.Training.PlainClassifier]::Train('resnet18', $ImageSize, $train, $null,
-        [ProtoPNet.Training.PlainClassifierOptions]@{ Epochs = 5; BatchSize = 64; LearningRate = 1e-4; HeadLearningRate = 3e-3 }, $null, $none)
+    $baseline = [ProtoPNet.Benchmarks.PlainClassifier]::Train('resnet18', $ImageSize, $train, $null,
+        [ProtoPNet.Benchmarks.PlainClassifierOptions]@{ Epochs = 5; BatchSize = 64; LearningRate = 1e-4; HeadLearningRate = 3e-3 }, $null, $none)
     $result.PlainHeadTestAccuracy = $baseline.Accuracy($test, 100)
     $baseline.Dispose()
 }

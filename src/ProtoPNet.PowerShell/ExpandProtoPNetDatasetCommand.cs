@@ -45,7 +45,7 @@ public sealed class ExpandProtoPNetDatasetCommand : ProtoPNetCmdlet
                 $"The destination '{destination}' is not empty; use -Force to write into it anyway.", destination);
         if (!ShouldProcess(destination, $"Write {Copies} augmented copies of each of {Dataset.Count} images")) return;
 
-        var progress = new ProgressRecord(1, $"Expanding {Dataset.Name}", "Starting");
+        var progress = new ProgressReporter(this, $"Expanding {Dataset.Name}");
         int written = 0, failed = 0;
         Run(() =>
         {
@@ -57,16 +57,10 @@ public sealed class ExpandProtoPNetDatasetCommand : ProtoPNetCmdlet
                     failed++;
                     WriteError(step.Error);
                 }
-                if (step.Done == step.Total || step.Done % 16 == 0)
-                {
-                    progress.StatusDescription = $"{step.Done} of {step.Total} images, {written} files written";
-                    progress.PercentComplete = (int)(100L * step.Done / Math.Max(1, step.Total));
-                    WriteProgress(progress);
-                }
+                progress.Report($"{step.Done} of {step.Total} images, {written} files written", step.Done, step.Total, force: step.Done == step.Total);
             }
         });
-        progress.RecordType = ProgressRecordType.Completed;
-        WriteProgress(progress);
+        progress.Complete();
         WriteVerbose($"Wrote {written} images to '{destination}'; {failed} source image(s) could not be read.");
         WriteObject(Run(() => ImageFolderDataset.Open(destination, new DatasetImportOptions { Probe = false, Cancel = Cancel })));
     }

@@ -26,8 +26,16 @@ public sealed class FindNearestPatchCommand : ProtoPNetCmdlet
 
     protected override void ProcessRecord()
     {
-        var result = Run(() => BackgroundWork.Run(this, 2, $"Find-NearestPatch on {Dataset.Name}",
-            progress => NearestPatches.Find(Model, Dataset, K, Prototype, !NoBox, progress: progress, cancel: Cancel)));
+        var progress = new ProgressReporter(this, $"Find-NearestPatch on {Dataset.Name}", 2, p => $"{p.Done:N0} of {p.Total:N0} images");
+        NearestPatchResult result;
+        try
+        {
+            result = Run(() => progress.Run(() => NearestPatches.Find(Model, Dataset, K, Prototype, !NoBox, progress: progress, cancel: Cancel)));
+        }
+        finally
+        {
+            progress.Complete();
+        }
         foreach (var skipped in result.Skipped) WriteError(skipped.Error);
         foreach (var list in result.PerPrototype)
             foreach (var patch in list) WriteObject(patch);

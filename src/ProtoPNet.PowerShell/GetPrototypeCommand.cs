@@ -5,22 +5,6 @@ using ProtoPNet.Model;
 
 namespace ProtoPNet.PowerShell;
 
-/// <summary>One prototype of a model: its class and, after push, where it came from.</summary>
-public sealed class PrototypeInfo
-{
-    public int Index { get; init; }
-    public string Class { get; init; } = "";
-    public string SourceImage { get; init; } = "";
-    public int? LatentRow { get; init; }
-    public int? LatentColumn { get; init; }
-    public int? BoxX { get; init; }
-    public int? BoxY { get; init; }
-    public int? BoxWidth { get; init; }
-    public int? BoxHeight { get; init; }
-    public double? Distance { get; init; }
-    public string Model { get; init; } = "";
-}
-
 [Cmdlet(VerbsCommon.Get, "Prototype")]
 [OutputType(typeof(PrototypeInfo))]
 public sealed class GetPrototypeCommand : ProtoPNetCmdlet
@@ -53,21 +37,7 @@ public sealed class GetPrototypeCommand : ProtoPNetCmdlet
             var member = Model.Members[m];
             string className = member.ClassNames[member.PrototypeClass[j]];
             if (wanted is not null && !wanted.Contains(className)) continue;
-            var p = member.Provenance[j];
-            WriteObject(new PrototypeInfo
-            {
-                Index = j,
-                Class = className,
-                SourceImage = p?.SourceImage ?? "",
-                LatentRow = p?.LatentRow,
-                LatentColumn = p?.LatentColumn,
-                BoxX = p?.BoxX,
-                BoxY = p?.BoxY,
-                BoxWidth = p?.BoxWidth,
-                BoxHeight = p?.BoxHeight,
-                Distance = p?.Distance,
-                Model = names[m],
-            });
+            WriteObject(new PrototypeInfo(j, className, member.Provenance[j], names[m]));
         }
     }
 }

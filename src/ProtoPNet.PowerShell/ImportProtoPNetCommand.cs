@@ -8,19 +8,9 @@ namespace ProtoPNet.PowerShell;
 
 [Cmdlet(VerbsData.Import, "ProtoPNet", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(ProtoPNetModel), typeof(ProtoPNetEnsemble))]
-public sealed class ImportProtoPNetCommand : ProtoPNetCmdlet
+public sealed class ImportProtoPNetCommand : PathInputCmdlet
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
     private const string PyTorchSet = "PyTorch";
-
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = PathSet)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
-    [Alias("PSPath", "LP")]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>A state dict saved by the authors' PyTorch code (see the README for the two lines that make one).</summary>
     [Parameter(Mandatory = true, ParameterSetName = PyTorchSet)]
@@ -49,7 +39,7 @@ public sealed class ImportProtoPNetCommand : ProtoPNetCmdlet
             ImportPyTorch();
             return;
         }
-        foreach (string path in ResolveInputPaths(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, "ModelFileNotFound"))
+        foreach (string path in ResolveInputPaths("ModelFileNotFound"))
         {
             try
             {

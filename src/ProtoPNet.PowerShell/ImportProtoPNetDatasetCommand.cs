@@ -12,19 +12,8 @@ namespace ProtoPNet.PowerShell;
 /// </summary>
 [Cmdlet(VerbsData.Import, "ProtoPNetDataset", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(ImageDataset))]
-public sealed class ImportProtoPNetDatasetCommand : ProtoPNetCmdlet
+public sealed class ImportProtoPNetDatasetCommand : PathInputCmdlet
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
-
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = PathSet)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
-    [Alias("PSPath", "LP")]
-    public string[] LiteralPath { get; set; } = [];
-
     /// <summary>ImageFolder, Cub200, StanfordCars or Idx; Auto (default) detects it from the folder's content.</summary>
     [Parameter] public DatasetFormat Format { get; set; } = DatasetFormat.Auto;
 
@@ -53,7 +42,7 @@ public sealed class ImportProtoPNetDatasetCommand : ProtoPNetCmdlet
     {
         if (NoProbe && Verify)
             ThrowTerminating("ConflictingParameters", ErrorKind.InvalidArgument, "-NoProbe and -Verify exclude each other.");
-        foreach (string path in ResolveInputPaths(ParameterSetName == LiteralPathSet ? LiteralPath : Path, ParameterSetName == LiteralPathSet, "DatasetNotFound"))
+        foreach (string path in ResolveInputPaths("DatasetNotFound"))
         {
             var options = new DatasetImportOptions
             {

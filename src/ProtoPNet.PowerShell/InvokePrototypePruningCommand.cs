@@ -32,8 +32,16 @@ public sealed class InvokePrototypePruningCommand : ProtoPNetCmdlet
     {
         if (Threshold > K)
             ThrowTerminating("InvalidThreshold", ErrorKind.InvalidArgument, $"Threshold ({Threshold}) cannot exceed K ({K}).", Threshold);
-        var decisions = Run(() => BackgroundWork.Run(this, 3, $"Invoke-PrototypePruning on {Dataset.Name}",
-            progress => PrototypePruning.Evaluate(Model, Dataset, K, Threshold, progress, Cancel)));
+        var progress = new ProgressReporter(this, $"Invoke-PrototypePruning on {Dataset.Name}", 3, p => $"{p.Done:N0} of {p.Total:N0} images");
+        IReadOnlyList<PruningDecision> decisions;
+        try
+        {
+            decisions = Run(() => progress.Run(() => PrototypePruning.Evaluate(Model, Dataset, K, Threshold, progress, Cancel)));
+        }
+        finally
+        {
+            progress.Complete();
+        }
         var removed = new List<PruningDecision>();
         foreach (var d in decisions)
         {

@@ -45,7 +45,7 @@ public sealed class InvokePrototypePushCommand : ProtoPNetCmdlet
         PushResult result;
         try
         {
-            result = Run(() => PrototypePush.Push(Model, Dataset, options, (done, total, what) => progress.Report($"{what}: {done}/{total}", done, total), WriteWarning, Cancel));
+            result = Run(() => PrototypePush.Push(Model, Dataset, options, progress, WriteWarning, Cancel));
         }
         finally
         {

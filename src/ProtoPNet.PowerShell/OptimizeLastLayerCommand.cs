@@ -41,11 +41,11 @@ public sealed class OptimizeLastLayerCommand : ProtoPNetCmdlet
             Method = Method, Lambda = Lambda, Tolerance = Tolerance, MaxIterations = MaxIterations,
             Passes = Passes, LearningRate = LearningRate, BatchSize = BatchSize, Seed = Seed,
         };
-        var progress = new ProgressReporter(this, $"Optimizing the last layer of {Model.Name}");
+        var progress = new ProgressReporter(this, $"Optimizing the last layer of {Model.Name}", status: p => $"{p.Activity} ({p.Done}/{p.Total})");
         LastLayerResult result;
         try
         {
-            result = Run(() => LastLayerOptimizer.Optimize(Model, Dataset, options, (done, total, what) => progress.Report($"{what} ({done}/{total})", done, total), Cancel));
+            result = Run(() => LastLayerOptimizer.Optimize(Model, Dataset, options, progress, Cancel));
         }
         finally
         {

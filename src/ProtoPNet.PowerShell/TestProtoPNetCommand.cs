@@ -21,10 +21,10 @@ public sealed class TestProtoPNetCommand : ProtoPNetCmdlet
 
     protected override void ProcessRecord()
     {
-        var progress = new ProgressReporter(this, $"Testing {Model.Name} on {Dataset.Name}");
+        var progress = new ProgressReporter(this, $"Testing {Model.Name} on {Dataset.Name}", status: p => $"{p.Done}/{p.Total} images");
         try
         {
-            var result = Run(() => ModelEvaluator.Evaluate(Model, Dataset, BatchSize, null, (done, total) => progress.Report($"{done}/{total} images", done, total), Cancel));
+            var result = Run(() => ModelEvaluator.Evaluate(Model, Dataset, BatchSize, null, progress, Cancel));
             if (result.Skipped > 0) WriteWarning($"{result.Skipped} images could not be loaded and were not counted.");
             WriteObject(result);
         }

@@ -9,7 +9,7 @@ namespace ProtoPNet.Tests;
 
 /// <summary>
 /// TorchSharp against PyTorch on golden files written by scripts/make-golden.py (Debian's python3-torch, plain
-/// PyTorch with DESIGN §3's formulas, distances by explicit differences): a tiny ProtoPNet's state dict in
+/// PyTorch with the formulas of docs/algorithm.md, distances by explicit differences): a tiny ProtoPNet's state dict in
 /// PyTorch format, an input batch, and PyTorch's outputs. Compared in float64, relative error ≤ 1e-5.
 /// </summary>
 public class GoldenFileTests

@@ -148,4 +148,36 @@ public sealed class ModelFileTests : IDisposable
         Assert.Equal("old contents", File.ReadAllText(path));
         Assert.Single(Directory.GetFiles(dir));
     }
+
+    [Fact]
+    public void ExportRemovesTheTemporaryFilesOfKilledWritersButNotOfLiveOnes()
+    {
+        using var model = SmallModel();
+        string path = Path.Combine(dir, "crashed.ptpn");
+        ModelFile.Save(model, path);
+        byte[] before = File.ReadAllBytes(path);
+        // A writer killed mid-write leaves its temporary file, closed (the kernel drops its lock), and the target intact.
+        string stale = AtomicFile.TemporaryPath(path, Guid.NewGuid());
+        File.WriteAllBytes(stale, new byte[4096]);
+        // A writer still writing holds its temporary file exclusively.
+        string live = AtomicFile.TemporaryPath(path, Guid.NewGuid());
+        using var liveWriter = new FileStream(live, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        liveWriter.Write(new byte[100]);
+        // Another target's temporary file and an unrelated hidden file are none of this write's business.
+        string otherTarget = AtomicFile.TemporaryPath(Path.Combine(dir, "other.ptpn"), Guid.NewGuid());
+        File.WriteAllBytes(otherTarget, [1]);
+        string unrelated = Path.Combine(dir, ".crashed.ptpn.notes.tmp");
+        File.WriteAllBytes(unrelated, [2]);
+
+        ModelFile.Save(model, path);
+
+        Assert.False(File.Exists(stale), "the killed writer's temporary file is removed by the next write");
+        Assert.True(File.Exists(live), "a live writer's temporary file is left alone");
+        Assert.True(File.Exists(otherTarget));
+        Assert.True(File.Exists(unrelated));
+        Assert.Equal(before, File.ReadAllBytes(path));
+        liveWriter.Dispose();
+        Assert.Equal(1, AtomicFile.RemoveStaleTemporaries(path));           // once its writer is gone, it is stale too
+        Assert.False(File.Exists(live));
+    }
 }

@@ -1,3 +1,4 @@
+using ProtoPNet.Benchmarks;
 using ProtoPNet.Training;
 using Xunit;
 

@@ -139,16 +139,3 @@ public sealed record Batch(Tensor Images, Tensor Labels, int[] Indices) : IDispo
 
 /// <summary>An item that could not be loaded and was skipped.</summary>
 public sealed record SkippedItem(int Index, string Source, ProtoPNetException Error);
-
-/// <summary>Applies a model's normalization to [B,3,S,S] RGB tensors in [0, 1].</summary>
-public static class Normalize
-{
-    public static Tensor Apply(Tensor rgb, ImageNormalization n)
-    {
-        using var scope = NewDisposeScope();
-        var x = n.Bgr ? rgb.flip(1) : rgb;
-        var mean = tensor(n.Bgr ? Enumerable.Reverse(n.Mean).ToArray() : n.Mean, device: rgb.device).view(1, 3, 1, 1);
-        var std = tensor(n.Bgr ? Enumerable.Reverse(n.Std).ToArray() : n.Std, device: rgb.device).view(1, 3, 1, 1);
-        return ((x * n.Scale - mean) / std).MoveToOuterDisposeScope();
-    }
-}

@@ -40,7 +40,7 @@ public static class NearestPatches
     private readonly record struct Candidate(double Distance, int Index, long Cell);
 
     public static NearestPatchResult Find(ProtoPNetModel model, ImageDataset dataset, int k, IReadOnlyList<int>? prototypes = null,
-        bool boxes = true, int batchSize = 64, Action<int, int>? progress = null, CancellationToken cancel = default)
+        bool boxes = true, int batchSize = 64, IProgress<StageProgress>? progress = null, CancellationToken cancel = default)
     {
         if (k < 1) throw new ProtoPNetException("InvalidK", ErrorKind.InvalidArgument, "K must be at least 1.", k);
         var selected = (prototypes ?? Enumerable.Range(0, model.PrototypeCount).ToList()).ToArray();
@@ -67,7 +67,7 @@ public static class NearestPatches
                     }
             }
             done += batch.Indices.Length;
-            progress?.Invoke(done, dataset.Count);
+            progress?.Report(new StageProgress(done, dataset.Count));
         }
 
         var boxesByPair = boxes ? Boxes(model, dataset, selected, best, cancel) : null;

@@ -1,3 +1,4 @@
+using ProtoPNet.Rendering;
 using System.Globalization;
 using System.Text;
 using ProtoPNet.Data;

@@ -1,3 +1,4 @@
+using ProtoPNet.Rendering;
 using ProtoPNet.Data;
 using ProtoPNet.Model;
 using SixLabors.ImageSharp;

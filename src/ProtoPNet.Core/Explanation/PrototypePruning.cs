@@ -28,7 +28,7 @@ public sealed class PruningDecision
 public static class PrototypePruning
 {
     public static IReadOnlyList<PruningDecision> Evaluate(ProtoPNetModel model, ImageDataset dataset, int k = 6, int threshold = 3,
-        Action<int, int>? progress = null, CancellationToken cancel = default)
+        IProgress<StageProgress>? progress = null, CancellationToken cancel = default)
     {
         if (threshold < 1 || threshold > k)
             throw new ProtoPNetException("InvalidThreshold", ErrorKind.InvalidArgument, $"Threshold must be between 1 and K ({k}).", threshold);

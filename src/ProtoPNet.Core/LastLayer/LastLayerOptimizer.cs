@@ -63,10 +63,10 @@ public sealed class LastLayerResult
 public static class LastLayerOptimizer
 {
     public static LastLayerResult Optimize(ProtoPNetModel model, ImageDataset dataset, LastLayerOptions? options = null,
-        Action<int, int, string>? progress = null, CancellationToken cancel = default)
+        IProgress<StageProgress>? progress = null, CancellationToken cancel = default)
     {
         options ??= new LastLayerOptions();
-        ModelEvaluator.RequireSameClasses(model, dataset);
+        ClassNameCheck.RequireSameClasses(model, dataset);
         if (!(options.Lambda >= 0))
             throw new ProtoPNetException("InvalidLambda", ErrorKind.InvalidArgument, $"Lambda must be zero or positive, not {options.Lambda}.", options.Lambda);
         var clock = Stopwatch.StartNew();
@@ -85,7 +85,7 @@ public static class LastLayerOptimizer
                 double accuracyBefore = Accuracy(similarities, labels, initial);
                 var solveClock = Stopwatch.StartNew();
                 Action<int, double, double> report = (i, objective, optimality) =>
-                    progress?.Invoke(i, options.MaxIterations, $"{options.Method} objective {objective:G6}, optimality {optimality:G3}");
+                    progress?.Report(new StageProgress(i, options.MaxIterations, $"{options.Method} objective {objective:G6}, optimality {optimality:G3}"));
                 SolveResult solved = options.Method switch
                 {
                     LastLayerMethod.Newton => LastLayerSolver.Newton(similarities, labels, mask, initial, options.Lambda, options.Tolerance, options.MaxIterations, report, cancel),
@@ -120,19 +120,14 @@ public static class LastLayerOptimizer
                         SolveSeconds = solveSeconds,
                         Seconds = clock.Elapsed.TotalSeconds,
                     };
-                    model.History.Add(new HistoryEntry
+                    model.History.Add(HistoryEntry.Record("LastLayer", $"{result.Method}, {result.Iterations} iterations, {dataset.Name}", new()
                     {
-                        Stage = "LastLayer",
-                        Values = ProtoPNetTrainer.Finite(new Dictionary<string, double>
-                        {
-                            ["Lambda"] = result.Lambda,
-                            ["Objective"] = result.Objective,
-                            ["Optimality"] = result.Optimality,
-                            ["WrongClassSparsity"] = result.WrongClassSparsity,
-                            ["Accuracy"] = result.Accuracy,
-                        }),
-                        Note = $"{result.Method}, {result.Iterations} iterations, {dataset.Name}",
-                    });
+                        ["Lambda"] = result.Lambda,
+                        ["Objective"] = result.Objective,
+                        ["Optimality"] = result.Optimality,
+                        ["WrongClassSparsity"] = result.WrongClassSparsity,
+                        ["Accuracy"] = result.Accuracy,
+                    }));
                     return result;
                 }
             }
@@ -141,7 +136,7 @@ public static class LastLayerOptimizer
 
     /// <summary>Each loadable image's similarity vector [N, m] (float64) and label [N], in one eval-mode, no-grad pass.</summary>
     public static (Tensor Similarities, Tensor Labels) SimilarityVectors(ProtoPNetModel model, ImageDataset dataset, int batchSize,
-        Action<int, int, string>? progress, CancellationToken cancel)
+        IProgress<StageProgress>? progress, CancellationToken cancel)
     {
         var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
         var parts = new List<Tensor>();
@@ -163,7 +158,7 @@ public static class LastLayerOptimizer
                     labelParts.Add(batch.Labels.cpu().clone().DetachFromDisposeScope());
                     done += batch.Indices.Length;
                 }
-                progress?.Invoke(done, dataset.Count, "Computing similarity vectors");
+                progress?.Report(new StageProgress(done, dataset.Count, "Computing similarity vectors"));
             }
             if (parts.Count == 0) return (torch.zeros(0, model.PrototypeCount, dtype: ScalarType.Float64), torch.zeros(0, dtype: ScalarType.Int64));
             return (torch.cat(parts, 0), torch.cat(labelParts, 0));
@@ -184,7 +179,7 @@ public static class LastLayerOptimizer
 
     /// <summary>The authors' stage 3: Adam (lr 1e-4) on CE + λ·L1 over shuffled minibatches, for a number of passes.</summary>
     public static SolveResult AdamPasses(Tensor similarities, Tensor labels, Tensor mask, Tensor initial, LastLayerOptions options,
-        Action<int, int, string>? progress, CancellationToken cancel)
+        IProgress<StageProgress>? progress, CancellationToken cancel)
     {
         var s = similarities.to(ScalarType.Float32);
         var m32 = mask.to(ScalarType.Float32);
@@ -210,7 +205,7 @@ public static class LastLayerOptimizer
                     optimizer.step();
                     steps++;
                 }
-                progress?.Invoke(pass + 1, options.Passes, "Adam passes over the similarity vectors");
+                progress?.Report(new StageProgress(pass + 1, options.Passes, "Adam passes over the similarity vectors"));
             }
             using var noGrad = torch.no_grad();
             var w = weight.detach().to(ScalarType.Float64).clone();

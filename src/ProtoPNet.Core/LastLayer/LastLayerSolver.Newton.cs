@@ -19,9 +19,9 @@ public static partial class LastLayerSolver
     /// the exact gradient. Beyond <see cref="MaxNewtonVariables"/> weights it runs <see cref="Fista"/> instead (Method
     /// "Fista" in the result).
     /// </summary>
-    /// <remarks>The Hessian is formed from every vector. One from a random subset of 8,192 (tried first) misses some of the
-    /// few images that a pushed prototype lights up most — its own source patch gives the largest similarity of all — and
-    /// on 12,000 real vectors the solve then crawled for 700 iterations (164 s) instead of 17 (6.3 s).</remarks>
+    /// <remarks>The Hessian is formed from every vector. One from a random subset misses some of the few images that a
+    /// pushed prototype lights up most — its own source patch gives the largest similarity of all — and the solve then
+    /// needs many times the iterations (measured: README, Figures).</remarks>
     public static SolveResult Newton(Tensor similarities, Tensor labels, Tensor wrongClassMask, Tensor initial, double lambda,
         double tolerance = 1e-6, int maxIterations = 200, Action<int, double, double>? progress = null, CancellationToken cancel = default)
     {

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace ProtoPNet.Model;
 
 /// <summary>
-/// Several ProtoPNets over the same classes whose logits are added (DESIGN §3, Ensembles). Its explanation is the
+/// Several ProtoPNets over the same classes whose logits are added (docs/algorithm.md §8). Its explanation is the
 /// union of the members' scoring sheets. The ensemble does not own its members: disposing it leaves them alone.
 /// </summary>
 public sealed class ProtoPNetEnsemble : IClassifier

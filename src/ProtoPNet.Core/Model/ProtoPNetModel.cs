@@ -24,7 +24,7 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
         Device = device;
     }
 
-    /// <summary>Builds a freshly initialized model (DESIGN §3). <paramref name="seed"/> makes the initialization reproducible.</summary>
+    /// <summary>Builds a freshly initialized model (docs/algorithm.md §1–3). <paramref name="seed"/> makes the initialization reproducible.</summary>
     public static ProtoPNetModel Create(ProtoPNetArchitecture architecture, IReadOnlyList<string> classNames,
         int prototypesPerClass = 10, int? seed = null, string? device = null)
     {

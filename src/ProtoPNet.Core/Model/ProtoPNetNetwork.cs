@@ -75,19 +75,11 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
     }
 
     /// <summary>
-    /// features(x). With the backbone in eval mode (inference, push, the last layer's vectors, a frozen backbone's cache) the
-    /// images go in channels-last: oneDNN's convolutions take 10–20 % less time on that layout here (resnet18 at 64×64,
-    /// 2 threads), and the result differs only by float rounding. Training keeps the default layout: no gain was measured
-    /// there, and the optimizer state of channels-last weights cannot be saved by TorchSharp.
+    /// features(x), in the default (contiguous NCHW) layout. Channels-last inference was tried and removed: on AVX-512
+    /// CPUs libtorch 2.10's 1×1 convolutions with 256 or more input channels gave features up to 45 % off on
+    /// channels-last input (resnet18 and larger), which no speed-up justifies.
     /// </summary>
-    public Tensor BackboneFeatures(Tensor input) =>
-        features.forward(!features.training && input.dim() == 4 ? ChannelsLast(input) : input);
-
-    internal static Tensor ChannelsLast(Tensor images)
-    {
-        using var nhwc = images.permute(0, 2, 3, 1).contiguous();
-        return nhwc.permute(0, 3, 1, 2);
-    }
+    public Tensor BackboneFeatures(Tensor input) => features.forward(input);
 
     public override ProtoPNetOutput forward(Tensor input)
     {

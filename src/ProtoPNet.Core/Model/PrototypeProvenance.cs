@@ -32,12 +32,3 @@ public sealed record PrototypeProvenance
         _ => WindowX is int x && WindowY is int y && WindowWidth is int w && WindowHeight is int h ? new Data.PixelBox(x, y, w, h) : null,
     };
 }
-
-/// <summary>One line of a model's training history (any stage), kept in the model file.</summary>
-public sealed record HistoryEntry
-{
-    public required string Stage { get; init; }
-    public DateTimeOffset Time { get; init; } = DateTimeOffset.UtcNow;
-    public Dictionary<string, double> Values { get; init; } = new();
-    public string? Note { get; init; }
-}

@@ -28,7 +28,7 @@ internal static class CandidateShortlist
 
     /// <summary>Indices into <paramref name="dataset"/> of the images on any prototype's shortlist, ascending; and the images read.</summary>
     public static (int[] Images, int Read, int Skipped) Find(ProtoPNetModel model, ImageDataset dataset, int batchSize,
-        Action<int, int, string>? progress, CancellationToken cancel)
+        IProgress<StageProgress>? progress, CancellationToken cancel)
     {
         var network = model.Network;
         var architecture = model.Architecture;
@@ -56,7 +56,7 @@ internal static class CandidateShortlist
                 using (batch)
                 using (var batchScope = NewDisposeScope())
                 {
-                    var images = ProtoPNetNetwork.ChannelsLast(batch.Images.to(ScalarType.BFloat16));
+                    var images = batch.Images.to(ScalarType.BFloat16);
                     var z = addOn.forward(backbone.forward(images)).to(ScalarType.Float32);
                     var nearest = PrototypeDistances.MinOverPatches(PrototypeDistances.Compute(z, prototypes)).t();   // [m, B]
                     var ownClass = prototypeClass.view(-1, 1).eq(batch.Labels.view(1, -1));                        // [m, B]
@@ -68,7 +68,7 @@ internal static class CandidateShortlist
                     bestImage = candidates.gather(1, order).MoveToOuterDisposeScope();
                     seen += batch.Indices.Length;
                 }
-                progress?.Invoke(seen, dataset.Count, "Shortlisting candidate images (bfloat16)");
+                progress?.Report(new StageProgress(seen, dataset.Count, "Shortlisting candidate images (bfloat16)"));
             }
             var finite = bestDistance.isfinite();
             var shortlist = bestImage.masked_select(finite).cpu().data<long>().Select(i => (int)i).Distinct().Order().ToArray();

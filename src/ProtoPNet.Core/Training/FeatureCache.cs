@@ -26,7 +26,7 @@ internal sealed class FeatureCache : IDisposable
     public bool Contains(int index) => rowOf[index] >= 0;
 
     public static FeatureCache? TryBuild(ProtoPNetNetwork network, BatchReader reader, ImageDataset dataset, TrainingOptions options,
-        int imageSize, Device device, Action<int, int, string> progress, CancellationToken cancel)
+        int imageSize, Device device, IProgress<StageProgress>? progress, CancellationToken cancel)
     {
         var backbone = network.Backbone;
         long channels = backbone.OutChannels;
@@ -55,7 +55,7 @@ internal sealed class FeatureCache : IDisposable
                     labelStore.narrow(0, row, n).copy_(batch.Labels);
                     foreach (int index in batch.Indices) rowOf[index] = row++;
                 }
-                progress(row, dataset.Count, "Computing frozen backbone features");
+                progress?.Report(new StageProgress(row, dataset.Count, "Computing frozen backbone features"));
             }
         }
         catch

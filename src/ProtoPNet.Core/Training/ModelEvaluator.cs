@@ -5,52 +5,13 @@ using static TorchSharp.torch;
 
 namespace ProtoPNet.Training;
 
-/// <summary>Accuracy of one true class.</summary>
-public sealed class ClassAccuracy
-{
-    public int ClassIndex { get; init; }
-    public string Class { get; init; } = "";
-    public int Count { get; init; }
-    public int Correct { get; init; }
-    /// <summary>NaN when the dataset has no image of this class.</summary>
-    public double Accuracy { get; init; }
-}
-
-/// <summary>Top-1 / top-5 accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted).</summary>
-public sealed class EvaluationResult
-{
-    public string Model { get; init; } = "";
-    public string Dataset { get; init; } = "";
-    public double Accuracy { get; init; }
-    public double Top5Accuracy { get; init; }
-    public int Count { get; init; }
-    public int Skipped { get; init; }
-    public IReadOnlyList<string> ClassNames { get; init; } = [];
-    public IReadOnlyList<ClassAccuracy> PerClass { get; init; } = [];
-    public int[,] Confusion { get; init; } = new int[0, 0];
-    public double Seconds { get; init; }
-    public double ImagesPerSecond { get; init; }
-}
-
 public static class ModelEvaluator
 {
-    /// <summary>Throws ClassMismatch unless the dataset has the model's classes in the model's order.</summary>
-    public static void RequireSameClasses(IClassifier model, ImageDataset dataset)
-    {
-        if (!model.ClassNames.SequenceEqual(dataset.ClassNames, StringComparer.Ordinal))
-            throw new ProtoPNetException("ClassMismatch", ErrorKind.InvalidArgument,
-                $"Dataset '{dataset.Name}' has classes ({Describe(dataset.ClassNames)}) but model '{model.Name}' was built for ({Describe(model.ClassNames)}). " +
-                "The class names and their order must be the same.", dataset.Name);
-    }
-
-    private static string Describe(IReadOnlyList<string> names) =>
-        names.Count <= 6 ? string.Join(", ", names) : $"{names.Count}: {string.Join(", ", names.Take(5))}, …";
-
     /// <summary>Eval-mode, no-grad pass over <paramref name="dataset"/> (optionally only <paramref name="indices"/>) of a model or an ensemble.</summary>
     public static EvaluationResult Evaluate(IClassifier model, ImageDataset dataset, int batchSize = 100,
-        IReadOnlyList<int>? indices = null, Action<int, int>? progress = null, CancellationToken cancel = default)
+        IReadOnlyList<int>? indices = null, IProgress<StageProgress>? progress = null, CancellationToken cancel = default)
     {
-        RequireSameClasses(model, dataset);
+        ClassNameCheck.RequireSameClasses(model, dataset);
         var order = indices ?? Enumerable.Range(0, dataset.Count).ToArray();
         int k = model.ClassNames.Count;
         var confusion = new int[k, k];
@@ -75,7 +36,7 @@ public static class ModelEvaluator
                 count += labels.Length;
             }
             done += batch.Indices.Length;
-            progress?.Invoke(done, order.Count);
+            progress?.Report(new StageProgress(done, order.Count));
         }
         int correct = 0;
         for (int c = 0; c < k; c++) correct += confusion[c, c];

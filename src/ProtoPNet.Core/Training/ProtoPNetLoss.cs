@@ -37,7 +37,7 @@ public sealed class LossTerms : IDisposable
     }
 }
 
-/// <summary>The ProtoPNet training objective (DESIGN §3).</summary>
+/// <summary>The ProtoPNet training objective (docs/algorithm.md §4).</summary>
 public static class ProtoPNetLoss
 {
     /// <summary>

@@ -22,7 +22,3 @@ public sealed class TrainingEpochResult
     /// <summary>Whether the frozen backbone's output came from the cache (no backbone pass).</summary>
     public bool BackboneCached { get; init; }
 }
-
-/// <summary>Progress inside an epoch, reported synchronously on the training thread.</summary>
-public readonly record struct TrainingProgress(
-    int Epoch, int TotalEpochs, string Phase, int Batch, int BatchCount, double ImagesPerSecond, TimeSpan? Remaining, string Activity);

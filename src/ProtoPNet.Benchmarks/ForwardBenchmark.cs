@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using TorchSharp;
+using ProtoPNet.Model;
 using static TorchSharp.torch;
 
-namespace ProtoPNet.Model;
+namespace ProtoPNet.Benchmarks;
 
 /// <summary>
 /// Inference speed of one model at one batch size: the backbone alone, the whole ProtoPNet, and the part after the

@@ -4,7 +4,7 @@ using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 
-namespace ProtoPNet.Explanation;
+namespace ProtoPNet.Rendering;
 
 /// <summary>
 /// The few drawing operations the pictures need, done on pixels directly (ImageSharp 2.x has no free drawing
@@ -19,15 +19,20 @@ internal static class Pictures
     /// <summary>RGB [3,size,size] floats in [0,1] as an image.</summary>
     public static Image<Rgb24> FromChw(float[] chw, int size)
     {
-        var image = new Image<Rgb24>(size, size);
         int plane = size * size;
+        return Square(size, i => new Rgb24(Byte(chw[i]), Byte(chw[plane + i]), Byte(chw[2 * plane + i])));
+    }
+
+    /// <summary>A size × size image whose pixel at row-major index i is <paramref name="pixel"/>(i).</summary>
+    private static Image<Rgb24> Square(int size, Func<int, Rgb24> pixel)
+    {
+        var image = new Image<Rgb24>(size, size);
         image.ProcessPixelRows(rows =>
         {
             for (int y = 0; y < size; y++)
             {
                 var row = rows.GetRowSpan(y);
-                for (int x = 0; x < size; x++)
-                    row[x] = new Rgb24(Byte(chw[y * size + x]), Byte(chw[plane + y * size + x]), Byte(chw[2 * plane + y * size + x]));
+                for (int x = 0; x < size; x++) row[x] = pixel(y * size + x);
             }
         });
         return image;
@@ -38,22 +43,12 @@ internal static class Pictures
     {
         float min = map.Min(), max = map.Max();
         float range = max > min ? max - min : 1f;
-        var image = new Image<Rgb24>(size, size);
         int plane = size * size;
-        image.ProcessPixelRows(rows =>
+        return Square(size, i =>
         {
-            for (int y = 0; y < size; y++)
-            {
-                var row = rows.GetRowSpan(y);
-                for (int x = 0; x < size; x++)
-                {
-                    int i = y * size + x;
-                    var (r, g, b) = Jet((map[i] - min) / range);
-                    row[x] = new Rgb24(Byte(0.5f * chw[i] + 0.3f * r), Byte(0.5f * chw[plane + i] + 0.3f * g), Byte(0.5f * chw[2 * plane + i] + 0.3f * b));
-                }
-            }
+            var (r, g, b) = Jet((map[i] - min) / range);
+            return new Rgb24(Byte(0.5f * chw[i] + 0.3f * r), Byte(0.5f * chw[plane + i] + 0.3f * g), Byte(0.5f * chw[2 * plane + i] + 0.3f * b));
         });
-        return image;
     }
 
     /// <summary>The jet colour map: dark blue → blue → cyan → yellow → red → dark red, components in [0,1].</summary>

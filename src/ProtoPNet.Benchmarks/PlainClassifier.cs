@@ -6,7 +6,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace ProtoPNet.Training;
+namespace ProtoPNet.Benchmarks;
 
 /// <summary>Settings of the plain-classifier baseline (the same backbone with average pooling and a linear head).</summary>
 public sealed record PlainClassifierOptions
@@ -120,7 +120,7 @@ public sealed class PlainClassifier : IDisposable
         TrainingSeconds = clock.Elapsed.TotalSeconds;
     }
 
-    /// <summary>Top-1 accuracy in eval mode without gradients (channels-last, as ProtoPNet inference).</summary>
+    /// <summary>Top-1 accuracy in eval mode without gradients, as ProtoPNet inference.</summary>
     public double Accuracy(ImageDataset dataset, int batchSize = 100)
     {
         using var noGrad = torch.no_grad();
@@ -131,7 +131,7 @@ public sealed class PlainClassifier : IDisposable
             using (batch)
             using (NewDisposeScope())
             {
-                correct += (int)network.forward(ProtoPNetNetwork.ChannelsLast(batch.Images)).argmax(1).eq(batch.Labels).sum().item<long>();
+                correct += (int)network.forward(batch.Images).argmax(1).eq(batch.Labels).sum().item<long>();
                 count += batch.Indices.Length;
             }
         }

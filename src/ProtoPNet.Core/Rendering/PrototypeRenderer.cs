@@ -1,5 +1,4 @@
 using ProtoPNet.Data;
-using ProtoPNet.Explanation;
 using ProtoPNet.Persistence;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
@@ -7,7 +6,7 @@ using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 using static TorchSharp.torch;
 
-namespace ProtoPNet.Projection;
+namespace ProtoPNet.Rendering;
 
 /// <summary>What one pushed prototype's pictures are made of, in managed memory (so they can be encoded off torch).</summary>
 /// <param name="Pixels">RGB [3, Size, Size] in [0, 1], the source image as the model saw it (before normalization).</param>

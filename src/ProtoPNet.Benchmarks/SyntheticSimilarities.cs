@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace ProtoPNet.LastLayer;
+namespace ProtoPNet.Benchmarks;
 
 /// <summary>
 /// Post-push-like similarity vectors for testing and benchmarking last-layer solvers without training a network:

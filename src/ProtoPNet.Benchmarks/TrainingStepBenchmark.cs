@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using ProtoPNet.Model;
 using ProtoPNet.Model.Backbones;
+using ProtoPNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace ProtoPNet.Training;
+namespace ProtoPNet.Benchmarks;
 
 /// <summary>Milliseconds per training batch of a ProtoPNet joint step and of the same backbone's plain step.</summary>
 public sealed record TrainingStepTiming(string Backbone, int ImageSize, int BatchSize, int PrototypeCount, int Rounds,

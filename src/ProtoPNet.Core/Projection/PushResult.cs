@@ -1,0 +1,32 @@
+namespace ProtoPNet.Projection;
+
+/// <summary>
+/// The outcome of a push, with the paper's Theorem 2.1 made visible: how far each prototype moved and, given a
+/// comparison dataset, how many of its images changed their prediction across the push.
+/// </summary>
+public sealed class PushResult
+{
+    public string Model { get; init; } = "";
+    public string Dataset { get; init; } = "";
+    public int PrototypeCount { get; init; }
+    public int Pushed { get; init; }
+    /// <summary>Prototypes that found no candidate (their class is absent from the push set) and were left unchanged.</summary>
+    public IReadOnlyList<int> Unchanged { get; init; } = [];
+    public double MeanDistance { get; init; }
+    public double MedianDistance { get; init; }
+    public double MaxDistance { get; init; }
+    public IReadOnlyList<PrototypeMove> Prototypes { get; init; } = [];
+    public int ImageCount { get; init; }
+    public int Skipped { get; init; }
+    public int? ComparisonCount { get; init; }
+    public int? PredictionsChanged { get; init; }
+    public double? AccuracyBefore { get; init; }
+    public double? AccuracyAfter { get; init; }
+    public PushSearch Search { get; init; }
+    /// <summary>With <see cref="PushSearch.Shortlist"/>: how many images the exact search ran over.</summary>
+    public int? ShortlistCount { get; init; }
+    public string? OutputDirectory { get; init; }
+    public double Seconds { get; init; }
+    public double RenderSeconds { get; init; }
+    public double SecondsPer1000Images => ImageCount == 0 ? 0 : Seconds * 1000.0 / ImageCount;
+}

@@ -1,0 +1,392 @@
+using System.Diagnostics;
+using ProtoPNet.Data;
+using ProtoPNet.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Training;
+
+// One training run: the epochs of every phase, model selection on the validation set, checkpoints.
+public static partial class ProtoPNetTrainer
+{
+    private sealed class Run : IDisposable
+    {
+        private readonly ProtoPNetModel model;
+        private readonly ProtoPNetNetwork network;
+        private readonly ImageDataset train;
+        private readonly ImageDataset? validation;
+        private readonly TrainingOptions options;
+        private readonly TrainingCallbacks callbacks;
+        private readonly CancellationToken cancel;
+        private readonly BatchReader reader;
+        private readonly List<TrainingEpochResult> results = new();
+        private readonly int totalEpochs;
+        private readonly string? checkpointPath;
+        private NetworkState? best;
+        private int? bestEpoch;
+        private double? bestAccuracy;
+        private FeatureCache? cache;
+        private AuxiliaryHead? auxiliary;
+        private int seed;
+
+        public Run(ProtoPNetModel model, ImageDataset train, ImageDataset? validation, TrainingOptions options, TrainingCallbacks callbacks, CancellationToken cancel)
+        {
+            this.model = model;
+            network = model.Network;
+            this.train = train;
+            this.validation = validation;
+            this.options = options;
+            this.callbacks = callbacks;
+            this.cancel = cancel;
+            reader = new BatchReader(train, model.ImageSize, model.Normalization) { Augmentation = options.Augmentation };
+            totalEpochs = options.Phases.Sum(p => p.Epochs);
+            checkpointPath = options.CheckpointDirectory is null ? null : Path.Combine(options.CheckpointDirectory, CheckpointFileName);
+        }
+
+        public TrainingSummary Execute()
+        {
+            int completed = 0;
+            byte[]? optimizerState = null;
+            int optimizerPhase = -1;
+            seed = options.Seed ?? Random.Shared.Next();
+            reader.AugmentationSeed = seed;
+            if (options.Resume && checkpointPath is not null && File.Exists(checkpointPath))
+            {
+                var checkpoint = TrainingCheckpoint.Load(checkpointPath);
+                checkpoint.ApplyTo(model, options, totalEpochs);
+                if (options.Seed is int s && s != checkpoint.State.Seed)
+                    callbacks.Warning?.Invoke($"The checkpoint was trained with seed {checkpoint.State.Seed}; resuming with it, not {s}.");
+                seed = checkpoint.State.Seed;
+                reader.AugmentationSeed = seed;
+                completed = checkpoint.State.CompletedEpochs;
+                results.AddRange(checkpoint.State.Results);
+                bestEpoch = checkpoint.State.BestEpoch;
+                bestAccuracy = checkpoint.State.BestValidationAccuracy;
+                best = checkpoint.TakeBest();
+                optimizerState = checkpoint.OptimizerState;
+                optimizerPhase = checkpoint.State.OptimizerPhase;
+                if (checkpoint.RngState is not null) torch.set_rng_state(checkpoint.RngState);
+                if (checkpoint.State.AuxiliaryWeight is { } auxWeight && checkpoint.State.AuxiliaryBias is { } auxBias)
+                    auxiliary = AuxiliaryHead.FromState(auxWeight, auxBias, network.Backbone.OutChannels, model.ClassCount, model.Device);
+                checkpoint.Dispose();
+                callbacks.Verbose?.Invoke($"Resuming from '{checkpointPath}' after epoch {completed} of {totalEpochs}.");
+            }
+            else
+            {
+                if (options.Resume)
+                    callbacks.Warning?.Invoke($"No checkpoint at '{checkpointPath}'; starting from epoch 1.");
+                torch.manual_seed(seed);
+            }
+            int resumedFrom = completed;
+            // Created after seeding, so that a run and its resumption draw the same initial head.
+            if (auxiliary is null && options.Phases.Any(p => p.Epochs > 0 && (p.PooledHead || options.AuxiliaryHead > 0 && p.Trains(ParameterGroup.Backbone))))
+                auxiliary = AuxiliaryHead.Create(network.Backbone.OutChannels, model.ClassCount, model.Device);
+            bool backboneTrainedBefore = model.BackboneIsTrained;
+
+            bool wasTraining = network.training;
+            var wasTrainable = network.parameters().Select(p => p.requires_grad).ToArray();
+            try
+            {
+                int epochStart = 0;
+                for (int phaseIndex = 0; phaseIndex < options.Phases.Count; phaseIndex++)
+                {
+                    var phase = options.Phases[phaseIndex];
+                    int phaseEnd = epochStart + phase.Epochs;
+                    if (completed < phaseEnd)
+                    {
+                        RunPhase(phase, phaseIndex, epochStart, ref completed, phaseIndex == optimizerPhase ? optimizerState : null);
+                    }
+                    epochStart = phaseEnd;
+                    DisposeCache();
+                }
+            }
+            finally
+            {
+                DisposeCache();
+                int i = 0;
+                foreach (var p in network.parameters()) p.requires_grad = wasTrainable[i++];
+                if (wasTraining) network.train(); else network.eval();
+            }
+
+            // Judged before the history records this run: a backbone that starts random is judged as random.
+            if (completed > resumedFrom && ChanceCheck.Warning(results, train.CountPerClass(), options, backboneTrainedBefore) is string atChance)
+                callbacks.Warning?.Invoke(atChance);
+
+            bool restored = false;
+            if (best is not null && bestEpoch is int be && be != completed)
+            {
+                best.Restore(network);
+                restored = true;
+                callbacks.Verbose?.Invoke($"Restored the weights of epoch {be}, the best on the validation set ({bestAccuracy:P2}).");
+            }
+            model.History.Add(new HistoryEntry
+            {
+                Stage = "Training",
+                Values = HistoryEntry.Finite(new Dictionary<string, double>
+                {
+                    ["Epochs"] = completed,
+                    ["FinalTrainAccuracy"] = results.Count > 0 ? results[^1].TrainAccuracy : double.NaN,
+                    ["BestEpoch"] = bestEpoch ?? completed,
+                    ["BestValidationAccuracy"] = bestAccuracy ?? double.NaN,
+                }),
+                Note = string.Join(", ", options.Phases.Select(p => $"{p.Name} {p.Epochs}")) + $"; batch {options.BatchSize}; seed {seed}" +
+                       (restored ? $"; kept epoch {bestEpoch} (best validation accuracy)" : ""),
+            });
+            return new TrainingSummary
+            {
+                Epochs = results.ToArray(),
+                BestEpoch = bestEpoch,
+                BestValidationAccuracy = bestAccuracy,
+                RestoredBest = restored,
+                ResumedFromEpoch = resumedFrom,
+                Seed = seed,
+                Skipped = reader.Skipped.ToArray(),
+            };
+        }
+
+        private void RunPhase(TrainingPhase phase, int phaseIndex, int epochStart, ref int completed, byte[]? optimizerState)
+        {
+            ParameterGroups.SetTrainable(network, phase.Groups.Select(g => g.Group));
+            bool backboneTrains = phase.Trains(ParameterGroup.Backbone);
+            var groups = phase.Groups.Select(g => new Adam.ParamGroup(ParameterGroups.Of(network, g.Group).ToArray(),
+                g.LearningRate, 0.9, 0.999, 1e-8, g.WeightDecay, false, false)).ToList();
+            // The auxiliary head learns at the backbone's rate, in the phases that train the backbone.
+            var backboneGroup = phase.Groups.FirstOrDefault(g => g.Group == ParameterGroup.Backbone);
+            if (auxiliary is not null && backboneGroup is not null)
+                groups.Add(new Adam.ParamGroup(auxiliary.Parameters, backboneGroup.LearningRate, 0.9, 0.999, 1e-8, 0, false, false));
+            using var optimizer = new Adam(groups, phase.Groups[0].LearningRate, 0.9, 0.999, 1e-8, 0, false, false);
+            if (optimizerState is not null)
+            {
+                using var stateReader = new BinaryReader(new MemoryStream(optimizerState));
+                optimizer.load_state_dict(stateReader);
+            }
+            for (int phaseEpoch = completed - epochStart; phaseEpoch < phase.Epochs; phaseEpoch++)
+            {
+                cancel.ThrowIfCancellationRequested();
+                int epoch = epochStart + phaseEpoch + 1;
+                double factor = phase.LearningRateFactor(phaseEpoch);
+                int g = 0;
+                // Groups in the order built: the phase's, then the auxiliary head's (which follows the backbone's rate).
+                var rates = phase.Groups.Select(x => x.LearningRate).Append(phase.Groups.FirstOrDefault(x => x.Group == ParameterGroup.Backbone)?.LearningRate ?? 0).ToArray();
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[g++] * factor;
+
+                // A frozen backbone's output is reused across epochs only when the images do not change between them.
+                if (!backboneTrains && cache is null && options.Augmentation is null) cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, Report(epoch, phase), cancel);
+                var result = phase.PooledHead ? RunPooledEpoch(epoch, phase, optimizer) : RunEpoch(epoch, phase, optimizer, backboneTrains);
+                completed = epoch;
+                results.Add(result);
+                if (checkpointPath is not null) SaveCheckpoint(completed, phaseIndex, optimizer);
+                callbacks.EpochCompleted?.Invoke(result);
+            }
+        }
+
+        private IProgress<StageProgress> Report(int epoch, TrainingPhase phase) => new ProgressCallback(p =>
+            callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, p.Done, p.Total, 0, null, p.Activity)));
+
+        private TrainingEpochResult RunEpoch(int epoch, TrainingPhase phase, Adam optimizer, bool backboneTrains)
+        {
+            var clock = Stopwatch.StartNew();
+            ParameterGroups.SetTrainingMode(network, backboneTrains);
+            var order = ShuffleOrder(seed, epoch, train.Count);
+            reader.PassesRead = epoch - 1; // this epoch's images are augmented as pass `epoch`, resumed or not
+            if (cache is not null) order = order.Where(cache.Contains).ToArray();
+            int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
+            double loss = 0, ce = 0, clst = 0, sep = 0, l1 = 0, aux = 0;
+            bool auxiliaryOn = auxiliary is not null && backboneTrains;
+            long seen = 0, correct = 0;
+            int batchNumber = 0;
+            foreach (var (images, labels, size) in Batches(order))
+            {
+                batchNumber++;
+                using var scope = NewDisposeScope();
+                ProtoPNetOutput output;
+                Tensor? auxiliaryLoss = null;
+                if (backboneTrains)
+                {
+                    var features = network.BackboneFeatures(images);
+                    output = network.ForwardFromBackboneFeatures(features);
+                    if (auxiliaryOn) auxiliaryLoss = auxiliary!.Loss(features, labels);
+                }
+                else
+                {
+                    Tensor features;
+                    if (cache is not null) features = images; // already the backbone's output
+                    else using (torch.no_grad()) features = network.BackboneFeatures(images);
+                    output = network.ForwardFromBackboneFeatures(features);
+                }
+                using var terms = ProtoPNetLoss.Compute(output.Logits, output.MinDistances, labels,
+                    network.PrototypeClassIdentity, network.LastLayer.weight!, options.Coefficients);
+                var total = auxiliaryLoss is null ? terms.Total : terms.Total + options.AuxiliaryHead * auxiliaryLoss;
+                var values = torch.stack([total.detach(), terms.CrossEntropy.detach(), terms.Cluster.detach(), terms.Separation.detach(), terms.L1.detach(),
+                        (auxiliaryLoss ?? torch.zeros_like(terms.L1)).detach()])
+                    .cpu().data<float>().ToArray();
+                if (!values.All(float.IsFinite))
+                    throw new ProtoPNetException("NonFiniteLoss", ErrorKind.InvalidOperation,
+                        $"The loss became {values[0]} (cross-entropy {values[1]}, cluster {values[2]}, separation {values[3]}, L1 {values[4]}) " +
+                        $"at epoch {epoch}, batch {batchNumber} of {batchCount}; training stopped before the update. " +
+                        (checkpointPath is not null ? $"The last good checkpoint is kept at '{checkpointPath}'. " : "") +
+                        "Lower the learning rates or check the data for invalid values.", epoch);
+                optimizer.zero_grad();
+                total.backward();
+                optimizer.step();
+
+                correct += output.Logits.argmax(1).eq(labels).sum().item<long>();
+                seen += size;
+                loss += values[0] * size; ce += values[1] * size; clst += values[2] * size; sep += values[3] * size; l1 += values[4] * size; aux += values[5] * size;
+                images.Dispose();
+                labels.Dispose();
+                output.Dispose();
+
+                double rate = seen / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+                long remainingImages = (order.Length - seen) + (long)(totalEpochs - epoch) * order.Length;
+                callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, batchNumber, batchCount, rate,
+                    TimeSpan.FromSeconds(remainingImages / Math.Max(1e-9, rate)), "Training"));
+                cancel.ThrowIfCancellationRequested();
+            }
+
+            double seconds = clock.Elapsed.TotalSeconds;
+            double? validationAccuracy = null;
+            if (validation is not null)
+            {
+                validationAccuracy = ModelEvaluator.Evaluate(model, validation, options.EvaluationBatchSize,
+                    progress: new ProgressCallback(p => callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, p.Done, p.Total, 0, null, "Validating"))),
+                    cancel: cancel).Accuracy;
+            }
+            bool isBest = validationAccuracy is double acc && (bestAccuracy is null || acc > bestAccuracy);
+            if (isBest)
+            {
+                best?.Dispose();
+                best = NetworkState.Capture(network);
+                bestEpoch = epoch;
+                bestAccuracy = validationAccuracy;
+            }
+            double n = Math.Max(1, seen);
+            return new TrainingEpochResult
+            {
+                Epoch = epoch,
+                Phase = phase.Name,
+                Loss = loss / n,
+                CrossEntropy = ce / n,
+                Cluster = clst / n,
+                Separation = sep / n,
+                L1 = l1 / n,
+                AuxiliaryCrossEntropy = auxiliaryOn ? aux / n : null,
+                TrainAccuracy = correct / n,
+                ValidationAccuracy = validationAccuracy,
+                Seconds = seconds,
+                ImagesPerSecond = seen / Math.Max(1e-9, seconds),
+                IsBest = isBest,
+                BackboneCached = cache is not null && !phase.Trains(ParameterGroup.Backbone),
+            };
+        }
+
+        /// <summary>An epoch of a <see cref="TrainingPhase.PooledHead"/> phase: the backbone learns as a plain classifier's.</summary>
+        private TrainingEpochResult RunPooledEpoch(int epoch, TrainingPhase phase, Adam optimizer)
+        {
+            var clock = Stopwatch.StartNew();
+            ParameterGroups.SetTrainingMode(network, backboneTrains: true);
+            var order = ShuffleOrder(seed, epoch, train.Count);
+            reader.PassesRead = epoch - 1;
+            int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
+            double loss = 0;
+            long seen = 0, correct = 0;
+            int batchNumber = 0;
+            foreach (var (images, labels, size) in Batches(order))
+            {
+                batchNumber++;
+                using var scope = NewDisposeScope();
+                var logits = auxiliary!.Logits(network.BackboneFeatures(images));
+                var crossEntropy = nn.functional.cross_entropy(logits, labels);
+                float value = crossEntropy.detach().cpu().item<float>();
+                if (!float.IsFinite(value))
+                    throw new ProtoPNetException("NonFiniteLoss", ErrorKind.InvalidOperation,
+                        $"The backbone phase's cross-entropy became {value} at epoch {epoch}, batch {batchNumber} of {batchCount}; training stopped before the update. " +
+                        "Lower -BackboneLearningRate or check the data for invalid values.", epoch);
+                optimizer.zero_grad();
+                crossEntropy.backward();
+                optimizer.step();
+                correct += logits.argmax(1).eq(labels).sum().item<long>();
+                seen += size;
+                loss += value * size;
+                images.Dispose();
+                labels.Dispose();
+                double rate = seen / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+                long remainingImages = (order.Length - seen) + (long)(totalEpochs - epoch) * order.Length;
+                callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, batchNumber, batchCount, rate,
+                    TimeSpan.FromSeconds(remainingImages / Math.Max(1e-9, rate)), "Training"));
+                cancel.ThrowIfCancellationRequested();
+            }
+            double seconds = clock.Elapsed.TotalSeconds, n = Math.Max(1, seen);
+            return new TrainingEpochResult
+            {
+                Epoch = epoch,
+                Phase = phase.Name,
+                Loss = loss / n,
+                CrossEntropy = double.NaN,
+                Cluster = double.NaN,
+                Separation = double.NaN,
+                L1 = double.NaN,
+                AuxiliaryCrossEntropy = loss / n,
+                TrainAccuracy = correct / n,
+                Seconds = seconds,
+                ImagesPerSecond = seen / Math.Max(1e-9, seconds),
+            };
+        }
+
+        /// <summary>Batches of (input, labels, size): images from the reader, or cached backbone features.</summary>
+        private IEnumerable<(Tensor Input, Tensor Labels, int Size)> Batches(int[] order)
+        {
+            if (cache is not null)
+            {
+                for (int start = 0; start < order.Length; start += options.BatchSize)
+                {
+                    var slice = order.AsSpan(start, Math.Min(options.BatchSize, order.Length - start)).ToArray();
+                    var (features, labels) = cache.Gather(slice);
+                    yield return (features, labels, slice.Length);
+                }
+                yield break;
+            }
+            foreach (var batch in reader.Read(order, options.BatchSize, model.Device, cancel))
+                yield return (batch.Images, batch.Labels, batch.Indices.Length);
+        }
+
+        private void SaveCheckpoint(int completed, int phaseIndex, Adam optimizer)
+        {
+            byte[] optimizerBytes;
+            using (var buffer = new MemoryStream())
+            {
+                using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
+                optimizerBytes = buffer.ToArray();
+            }
+            var state = new CheckpointState
+            {
+                Seed = seed,
+                CompletedEpochs = completed,
+                OptimizerPhase = phaseIndex,
+                BatchSize = options.BatchSize,
+                Phases = options.Phases.Select(p => $"{p.Name}:{p.Epochs}").ToArray(),
+                BestEpoch = bestEpoch,
+                BestValidationAccuracy = bestAccuracy,
+                Results = results.ToList(),
+                AuxiliaryWeight = auxiliary?.WeightValues(),
+                AuxiliaryBias = auxiliary?.BiasValues(),
+            };
+            // Not cancellable: a finished epoch is always saved (the write takes milliseconds and is atomic anyway).
+            TrainingCheckpoint.Save(checkpointPath!, model, state, optimizerBytes, best, CancellationToken.None);
+        }
+
+        private void DisposeCache()
+        {
+            cache?.Dispose();
+            cache = null;
+        }
+
+        public void Dispose()
+        {
+            DisposeCache();
+            best?.Dispose();
+            auxiliary?.Dispose();
+        }
+    }
+}
