@@ -236,7 +236,10 @@ public static class InterpretabilityMeter
 
         // ---------------------------------------------------------------- loading
 
-        private sealed record Loaded(int[] Indices, Tensor Pixels, ImageGeometry[] Geometry);
+        private sealed record Loaded(int[] Indices, Tensor Pixels, ImageGeometry[] Geometry) : IDisposable
+        {
+            public void Dispose() => Pixels.Dispose();
+        }
 
         /// <summary>Batches of RGB pixels [B,3,S,S] in [0,1] with each image's geometry; files decode on all cores.</summary>
         private IEnumerable<Loaded> Read(string activity)
@@ -269,8 +272,10 @@ public static class InterpretabilityMeter
                     var plane = size * size * 3;
                     var all = new byte[ok.Count * plane];
                     for (int k = 0; k < ok.Count; k++) rgb[ok[k]].CopyTo(all, k * plane);
-                    // HWC bytes → CHW floats in [0,1], as ImageDecoder.ToTensor does per image.
-                    var pixels = tensor(all, [ok.Count, size, size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32).div_(255f).contiguous();
+                    // HWC bytes → CHW floats in [0,1], as ImageDecoder.ToTensor does per image. The consumer disposes the batch.
+                    Tensor pixels;
+                    using (var scope = NewDisposeScope())
+                        pixels = tensor(all, [ok.Count, size, size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32).div_(255f).contiguous().DetachFromDisposeScope();
                     yield return new Loaded(ok.Select(i => start + i).ToArray(), pixels, ok.Select(i => geometry[i]).ToArray());
                 }
                 options.Progress?.Invoke(activity, start + count, n);
@@ -301,9 +306,11 @@ public static class InterpretabilityMeter
             double chance = 0;
             foreach (var batch in Read("Pointing game"))
             {
+                using var owned = batch;
                 using var scope = NewDisposeScope();
                 read += batch.Indices.Length;
-                var passes = members.Select(m => Forward(m, Normalized(batch.Pixels))).ToArray();
+                var input = Normalized(batch.Pixels);
+                var passes = members.Select(m => Forward(m, input)).ToArray();
                 var boxes = TopEvidenceBoxes(passes, batch.Indices.Length);
                 for (int b = 0; b < batch.Indices.Length; b++)
                 {
@@ -498,11 +505,13 @@ public static class InterpretabilityMeter
             var imagesUsed = new HashSet<int>();
             foreach (var batch in Read("Consistency"))
             {
+                using var owned = batch;
                 using var scope = NewDisposeScope();
                 read += batch.Indices.Length;
                 var pairList = OwnClassPairs(batch);
                 if (pairList.Count == 0) continue;
-                var passes = members.Select(m => Forward(m, Normalized(batch.Pixels))).ToArray();
+                var input = Normalized(batch.Pixels);
+                var passes = members.Select(m => Forward(m, input)).ToArray();
                 var boxes = PairBoxes(passes, pairList);
                 for (int i = 0; i < pairList.Count; i++)
                 {
@@ -566,6 +575,7 @@ public static class InterpretabilityMeter
             var imagesUsed = new HashSet<int>();
             foreach (var batch in Read("Stability"))
             {
+                using var owned = batch;
                 using var scope = NewDisposeScope();
                 read += batch.Indices.Length;
                 var clean = Normalized(batch.Pixels);
@@ -617,6 +627,7 @@ public static class InterpretabilityMeter
             string activity = deletion ? "Deletion" : "Insertion";
             foreach (var batch in Read(activity))
             {
+                using var owned = batch;
                 using var scope = NewDisposeScope();
                 int n = batch.Indices.Length;
                 read += n;
