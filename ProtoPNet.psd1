@@ -23,6 +23,7 @@
         'Find-NearestPatch'
         'Invoke-PrototypePruning'
         'Join-ProtoPNet'
+        'Measure-ProtoPNetInterpretability'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
