@@ -27,7 +27,7 @@ public sealed class MeasureProtoPNetInterpretabilityCommand : ProtoPNetCmdlet
     [Parameter] public string? PartsPath { get; set; }
 
     /// <summary>The pointing game's evidence box: ReceptiveField (default) or Percentile.</summary>
-    [Parameter] public EvidenceBoxMethod BoxMethod { get; set; } = EvidenceBoxMethod.ReceptiveField;
+    [Parameter] public BoxMethod BoxMethod { get; set; } = BoxMethod.ReceptiveField;
 
     [Parameter] public int Seed { get; set; } = 1;
 

@@ -16,7 +16,7 @@ public sealed record InterpretabilityOptions
     public IReadOnlyList<InterpretabilityMetricKind>? Metrics { get; init; }
     /// <summary>Part annotations; null = the data set's own (CUB parts), if it has any.</summary>
     public PartAnnotations? Parts { get; init; }
-    public EvidenceBoxMethod BoxMethod { get; init; } = EvidenceBoxMethod.ReceptiveField;
+    public BoxMethod BoxMethod { get; init; } = BoxMethod.ReceptiveField;
     public int Seed { get; init; } = 1;
     public int BatchSize { get; init; } = 64;
     /// <summary>Deletion and insertion curves have Steps + 1 points (0 %, 1/Steps, …, 100 % of pixels changed).</summary>
@@ -55,7 +55,7 @@ public static class InterpretabilityMeter
     public static InterpretabilityReport Measure(IClassifier classifier, ImageDataset dataset, InterpretabilityOptions? options = null)
     {
         options ??= new InterpretabilityOptions();
-        Training.ModelEvaluator.RequireSameClasses(classifier, dataset);
+        ClassNameCheck.RequireSameClasses(classifier, dataset);
         if (options.Steps < 2) throw new ProtoPNetException("InvalidSteps", ErrorKind.InvalidArgument, "Steps must be at least 2.", options.Steps);
         if (options.BatchSize < 1) throw new ProtoPNetException("InvalidBatchSize", ErrorKind.InvalidArgument, "BatchSize must be at least 1.", options.BatchSize);
         var parts = options.Parts ?? PartAnnotations.FromDataset(dataset);
@@ -366,12 +366,12 @@ public static class InterpretabilityMeter
                 }
             }
             var boxes = new PixelBox[n];
-            if (options.BoxMethod == EvidenceBoxMethod.ReceptiveField)
+            if (options.BoxMethod == BoxMethod.ReceptiveField)
             {
                 for (int b = 0; b < n; b++)
                 {
                     var model = members[top[b].Member];
-                    boxes[b] = ActivationRegion.ReceptiveWindow(model.Network.Backbone.ReceptiveField, top[b].Row, top[b].Column, model.Architecture.PrototypeSize, size);
+                    boxes[b] = ImageRegion.ReceptiveWindow(model, top[b].Row, top[b].Column);
                 }
                 return boxes;
             }
@@ -383,7 +383,7 @@ public static class InterpretabilityMeter
                 var p = passes[m];
                 var flat = tensor(images.Select(b => (long)b * p.Prototypes + top[b].Prototype).ToArray(), device: p.SimilarityMaps.device);
                 var maps = p.SimilarityMaps.flatten(0, 1).index_select(0, flat);
-                var found = ActivationRegion.Boxes(maps, size, out _);
+                var found = ImageRegion.PercentileBoxes(maps, size, out _);
                 for (int i = 0; i < images.Length; i++) boxes[images[i]] = found[i];
             }
             return boxes;

@@ -10,15 +10,6 @@ public enum InterpretabilityMetricKind
     Insertion,
 }
 
-/// <summary>How the pointing game boxes the top piece of evidence (the two boxes of Get-Explanation).</summary>
-public enum EvidenceBoxMethod
-{
-    /// <summary>The smallest box holding every pixel at or above the 95th percentile of the bicubic-upsampled activation map (the authors' box).</summary>
-    Percentile,
-    /// <summary>The input window of the best-matching latent cell: the backbone's receptive field, clipped to the image.</summary>
-    ReceptiveField,
-}
-
 /// <summary>
 /// One metric's result: its value, the chance or reference level beside it, and what it was computed on. Every
 /// property is a number or a string, so <c>Export-Csv</c> writes the object as it is.

@@ -113,7 +113,7 @@ public sealed class InterpretabilityTests : IClassFixture<HandSetFixture>
     {
         // The 95th-percentile box of a 12×12 map is not guaranteed to point (top 5 % of pixels scatter over the
         // background): only its bookkeeping is checked here; the receptive-field test above checks pointing.
-        var result = Measure(new InterpretabilityOptions { Metrics = [InterpretabilityMetricKind.PointingGame], BoxMethod = EvidenceBoxMethod.Percentile }).Metrics.Single();
+        var result = Measure(new InterpretabilityOptions { Metrics = [InterpretabilityMetricKind.PointingGame], BoxMethod = BoxMethod.Percentile }).Metrics.Single();
         Assert.Equal("Percentile", result.Box);
         Assert.Equal(24, result.Images);
         Assert.InRange(result.Value, 0, 1);

@@ -1,0 +1,100 @@
+<#
+.SYNOPSIS
+    Does a ProtoPNet trained from scratch with default settings learn a part-decided task, and do its boxes point at the part?
+.DESCRIPTION
+    On a planted-part data set (scripts/New-PlantedPartSet.ps1: 8 classes decided by one 14-px key glyph at a random
+    place in a 64-px image, two distractor glyphs, 200 training and 50 test images per class; generated when missing),
+    each repeat builds a smallcnn ProtoPNet from random weights (seed = repeat number) and runs the four stages with
+    their defaults: Start-ProtoPNetTraining, Invoke-PrototypePush, Optimize-LastLayer. It measures test accuracy after
+    each stage, the training time, the pointing game of the top evidence box and the share of pushed prototypes on the
+    key glyph (Measure-ProtoPNetInterpretability, both box methods, with chance), that contributions add up to the
+    logit, and that pushed prototypes reproduce their source patch. Prints the median, min and max over the repeats
+    and the load average before and after. Run it alone on the machine; build first: dotnet pwsh ./build.ps1
+.EXAMPLE
+    dotnet pwsh -File scripts/bench-planted.ps1 -Repeats 3
+#>
+[CmdletBinding()]
+param(
+    [string] $Path = (Join-Path $PSScriptRoot '../out/planted64'),
+    [ValidateRange(1, 20)] [int] $Repeats = 3,
+    [ValidateRange(1, 1024)] [int] $Threads = 2
+)
+$ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot 'Import-Experiments.ps1')
+$root = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Path)
+if (-not (Test-Path (Join-Path $root 'parts.csv'))) {
+    Write-Host "Writing the planted-part set to $root"
+    [ProtoPNet.Benchmarks.PlantedPartSet]::Write($root, [ProtoPNet.Benchmarks.PlantedPartOptions]::new()) | Out-Null
+}
+$parts = Join-Path $root 'parts.csv'
+$train = Import-ProtoPNetDataset (Join-Path $root 'train')
+$test = Import-ProtoPNetDataset (Join-Path $root 'test')
+$loadStart = (Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 3
+
+$runs = foreach ($repeat in 1..$Repeats) {
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $model = New-ProtoPNet -Backbone smallcnn -ClassName $train.ClassNames -ImageSize 64 -Seed $repeat -Name "planted-$repeat"
+    $warnings = @()
+    $model | Start-ProtoPNetTraining -Dataset $train -Seed $repeat -Threads $Threads -WarningVariable +warnings | Out-Null
+    $trainSeconds = $clock.Elapsed.TotalSeconds
+    [TorchSharp.torch]::set_num_threads($Threads)
+    $beforePush = ($model | Test-ProtoPNet -Dataset $test).Accuracy
+    $push = @($model | Invoke-PrototypePush -Dataset $train)
+    $afterPush = ($model | Test-ProtoPNet -Dataset $test).Accuracy
+    $model | Optimize-LastLayer -Dataset $train | Out-Null
+    $final = ($model | Test-ProtoPNet -Dataset $test).Accuracy
+    $totalSeconds = $clock.Elapsed.TotalSeconds
+
+    $metrics = @{}
+    foreach ($method in 'ReceptiveField', 'Percentile') {
+        $metrics[$method] = @($model | Measure-ProtoPNetInterpretability -Dataset $test -PartsPath $parts -Metric PointingGame -BoxMethod $method -Seed $repeat)
+    }
+    # Contributions add up to the logit (all prototypes of 20 test images).
+    $rows = Get-Explanation -Model $model -Dataset $test -Index (0..19 | ForEach-Object { $_ * 20 }) -Top 0
+    $sumError = ($rows | Group-Object ImageIndex | ForEach-Object {
+            $sum = ($_.Group | Measure-Object Contribution -Sum).Sum
+            [math]::Abs($sum - $_.Group[0].ExplainedLogit) / [math]::Max(1e-9, [math]::Abs($_.Group[0].ExplainedLogit))
+        } | Measure-Object -Maximum).Maximum
+    # Pushed prototypes reproduce their source patch: each one's distance on its own source image.
+    $reproduce = (Get-Prototype -Model $model | Where-Object SourceImage | ForEach-Object {
+            $p = $_
+            (Get-Explanation -Model $model -LiteralPath $p.SourceImage -Top 0 | Where-Object PrototypeIndex -EQ $p.Index).Distance
+        } | Measure-Object -Maximum).Maximum
+    $pick = { param($list, $name) $list | Where-Object Metric -EQ $name | Select-Object -First 1 }
+    $rfImages = & $pick $metrics.ReceptiveField 'PointingGame'
+    $pctImages = & $pick $metrics.Percentile 'PointingGame'
+    $rfPushed = & $pick $metrics.ReceptiveField 'PushedPrototypesOnParts'
+    $pctPushed = & $pick $metrics.Percentile 'PushedPrototypesOnParts'
+    [pscustomobject]@{
+        Repeat = $repeat
+        TrainSeconds = $trainSeconds
+        TotalSeconds = $totalSeconds
+        AccuracyBeforePush = $beforePush
+        AccuracyAfterPush = $afterPush
+        AccuracyFinal = $final
+        PointingReceptiveField = $rfImages.Value
+        PointingPercentile = $pctImages.Value
+        PointingChanceReceptiveField = $rfImages.Chance
+        PointingChancePercentile = $pctImages.Chance
+        PushedOnKeyReceptiveField = $rfPushed.Value
+        PushedOnKeyPercentile = $pctPushed.Value
+        PushedOnKeyChanceReceptiveField = $rfPushed.Chance
+        PushedOnKeyChancePercentile = $pctPushed.Chance
+        ContributionSumRelativeError = $sumError
+        PushedPrototypeSourceDistance = $reproduce
+        ChanceWarnings = @($warnings | Where-Object { "$_" -like 'Training ended at chance*' }).Count
+    }
+    Write-Host ("repeat {0}: trained in {1:n0} s; test accuracy {2:p1} → push {3:p1} → last layer {4:p1}; pointing RF {5:p3} / percentile {6:p3}" -f
+        $repeat, $trainSeconds, $beforePush, $afterPush, $final, $rfImages.Value, $pctImages.Value)
+    $model.Dispose()
+}
+$loadEnd = (Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 3
+
+function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
+$table = foreach ($name in $runs[0].PSObject.Properties.Name | Where-Object { $_ -ne 'Repeat' }) {
+    $values = [double[]]@($runs | ForEach-Object { $_.$name })
+    [pscustomobject]@{ Figure = $name; Median = Median $values; Min = ($values | Measure-Object -Minimum).Minimum; Max = ($values | Measure-Object -Maximum).Maximum }
+}
+$table | Format-Table Figure, @{ n = 'Median'; e = { '{0:G4}' -f $_.Median } }, @{ n = 'Min'; e = { '{0:G4}' -f $_.Min } }, @{ n = 'Max'; e = { '{0:G4}' -f $_.Max } } | Out-Host
+Write-Host ("{0} repeats, {1} threads; load average {2} at start, {3} at end" -f $Repeats, $Threads, ($loadStart -join ' '), ($loadEnd -join ' '))
+[pscustomobject]@{ Repeats = $runs; LoadStart = $loadStart -join ' '; LoadEnd = $loadEnd -join ' ' } | ConvertTo-Json -Depth 4 -Compress
