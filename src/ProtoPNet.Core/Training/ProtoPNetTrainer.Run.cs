@@ -153,7 +153,7 @@ public static partial class ProtoPNetTrainer
                 g.LearningRate, 0.9, 0.999, 1e-8, g.WeightDecay, false, false)).ToList();
             // The auxiliary head learns at the backbone's rate, in the phases that train the backbone.
             var backboneGroup = phase.Groups.FirstOrDefault(g => g.Group == ParameterGroup.Backbone);
-            if (auxiliary is not null && backboneGroup is not null)
+            if (auxiliary is not null && backboneGroup is not null && (phase.PooledHead || options.AuxiliaryHead > 0))
                 groups.Add(new Adam.ParamGroup(auxiliary.Parameters, backboneGroup.LearningRate, 0.9, 0.999, 1e-8, 0, false, false));
             using var optimizer = new Adam(groups, phase.Groups[0].LearningRate, 0.9, 0.999, 1e-8, 0, false, false);
             if (optimizerState is not null)
@@ -193,7 +193,7 @@ public static partial class ProtoPNetTrainer
             if (cache is not null) order = order.Where(cache.Contains).ToArray();
             int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
             double loss = 0, ce = 0, clst = 0, sep = 0, l1 = 0, aux = 0;
-            bool auxiliaryOn = auxiliary is not null && backboneTrains;
+            bool auxiliaryOn = auxiliary is not null && backboneTrains && options.AuxiliaryHead > 0;
             long seen = 0, correct = 0;
             int batchNumber = 0;
             foreach (var (images, labels, size) in Batches(order))
