@@ -7,6 +7,8 @@
     -Task Test   builds, then runs every xunit and Pester test; prints 'N passed, N failed' last
                  and exits non-zero on any failure.
     -Task Demo   builds, then runs scripts/demo.ps1 on the bundled Fashion-MNIST sample.
+    -Task Package builds, then writes out/package/ProtoPNet.PS.<version>.nupkg (scripts/New-ModulePackage.ps1):
+                 a module package for a PowerShell repository (a folder feed will do), native libtorch bundled.
     -Cuda        builds against the CUDA 12.8 libtorch instead of the CPU one (for machines with an
                  NVIDIA GPU; the package is ~2.5 GB). Without it, '-Device cuda' gives a clear error.
 .EXAMPLE
@@ -14,7 +16,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Package')]
     [string] $Task = 'Build',
     [ValidateSet('Release', 'Debug')]
     [string] $Configuration = 'Release',
@@ -128,6 +130,11 @@ Import-Module '$pester'
 switch ($Task) {
     'Build' { Invoke-Build }
     'Test' { Invoke-Build; Invoke-Tests }
+    'Package' {
+        Invoke-Build
+        dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'scripts/New-ModulePackage.ps1') -Destination (Join-Path $root 'out/package')
+        if ($LASTEXITCODE -ne 0) { throw 'Packing the module failed.' }
+    }
     'Demo' {
         Invoke-Build
         dotnet pwsh -NoProfile -File (Join-Path $root 'scripts/demo.ps1')
