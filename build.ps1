@@ -79,6 +79,20 @@ function Get-PesterManifest {
     $manifest
 }
 
+# --- Loopback SSH server for the remoting tests (tests/pester/Distributed.Tests.ps1) ---------------------------------
+# An OpenSSH server on 127.0.0.1 with its own port, keys and config in a temp folder, the 'powershell' subsystem running
+# this PowerShell. Installs Debian's openssh-server when missing and this runs as root with apt-get. The Pester child
+# inherits PTPN_SSH_*; without a server those tests are skipped with the reason printed.
+function Start-TestSshServer {
+    . (Join-Path $root 'tests/pester/LoopbackSshd.ps1')
+    try { Start-LoopbackSshd } catch { Write-Warning "No loopback SSH server for the remoting tests: $_"; $null }
+}
+
+function Stop-TestSshServer($server) {
+    if ($server) { . (Join-Path $root 'tests/pester/LoopbackSshd.ps1'); Stop-LoopbackSshd $server }
+}
+# ---------------------------------------------------------------------------------------------------------------------
+
 function Invoke-Tests {
     $results = Join-Path $root 'out/test-results'
     New-Item -ItemType Directory -Force $results | Out-Null
@@ -111,7 +125,9 @@ Import-Module '$pester'
 `$r = Invoke-Pester -Configuration `$config
 @{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount } | ConvertTo-Json | Set-Content '$pesterJson'
 "@
-    dotnet pwsh -NoProfile -NonInteractive -Command $script
+    $sshServer = Start-TestSshServer
+    try { dotnet pwsh -NoProfile -NonInteractive -Command $script }
+    finally { Stop-TestSshServer $sshServer }
     $pesterPassed = 0; $pesterFailed = 1
     if (Test-Path $pesterJson) {
         $p = Get-Content -Raw $pesterJson | ConvertFrom-Json
