@@ -19,9 +19,30 @@ BeforeAll {
     $script:sample = Join-Path $repo 'data/fashion-mnist-sample'
     $script:test = Import-ProtoPNetDataset $sample -Format Idx -Split Test
     $script:model = New-ProtoPNet -Backbone smallcnn -ClassName $test.ClassNames -ImageSize 28 -PrototypesPerClass 2 -Seed 7 -Name dist
+
+    # The remote runs use a small generated image folder (3 classes × 16 PNGs of random 4-px blocks): sessions, not
+    # images, are what these tests are about.
+    Add-Type -Path (Join-Path $repo 'bin/SixLabors.ImageSharp.dll')
+    $script:folder = Join-Path $work 'images'
+    $rng = [Random]::new(11)
+    foreach ($class in 'a', 'b', 'c') {
+        New-Item -ItemType Directory (Join-Path $folder $class) | Out-Null
+        foreach ($j in 1..16) {
+            $img = [SixLabors.ImageSharp.Image[SixLabors.ImageSharp.PixelFormats.Rgb24]]::new(28, 28)
+            for ($by = 0; $by -lt 28; $by += 4) {
+                for ($bx = 0; $bx -lt 28; $bx += 4) {
+                    $c = [SixLabors.ImageSharp.PixelFormats.Rgb24]::new($rng.Next(256), $rng.Next(256), $rng.Next(256))
+                    for ($y = $by; $y -lt $by + 4; $y++) { for ($x = $bx; $x -lt $bx + 4; $x++) { $img[$x, $y] = $c } }
+                }
+            }
+            [SixLabors.ImageSharp.ImageExtensions]::SaveAsPng($img, (Join-Path $folder "$class/$j.png"))
+            $img.Dispose()
+        }
+    }
+    $script:datasetParameters = @{ Path = $folder; Format = 'ImageFolder' }
+    $script:small = Import-ProtoPNetDataset @datasetParameters
     $script:modelFile = Join-Path $work 'model.ptpn'
-    $model | Export-ProtoPNet $modelFile
-    $script:datasetParameters = @{ Path = $sample; Format = 'Idx'; Split = 'Test' }
+    New-ProtoPNet -Backbone smallcnn -ClassName $small.ClassNames -ImageSize 28 -PrototypesPerClass 2 -Seed 7 -Name dist | Export-ProtoPNet $modelFile
     function New-LoopbackSession([int] $Count) {
         $p = Get-LoopbackSessionParameters
         @(1..$Count | ForEach-Object { New-PSSession @p -ErrorAction Stop })
@@ -68,7 +89,7 @@ Describe 'Fan-out over SSH remoting to 127.0.0.1' -Skip:([bool]$noSsh) {
         # convolutions may round differently for other batch compositions, and log-similarity amplifies that).
         [TorchSharp.torch]::set_num_threads(1)
         $script:oneCsv = Join-Path $work 'one.csv'
-        Get-Explanation -Dataset $test -Model (Import-ProtoPNet $modelFile) -Top 2 -BatchSize 1 | Export-Csv $oneCsv
+        Get-Explanation -Dataset $small -Model (Import-ProtoPNet $modelFile) -Top 2 -BatchSize 1 | Export-Csv $oneCsv
         $script:common = @{ ModelPath = $modelFile; DatasetParameters = $datasetParameters; Top = 2; BatchSize = 1; Module = $manifest; TimeoutSeconds = 600; ShardTimeoutSeconds = 300 }
     }
 
@@ -78,7 +99,7 @@ Describe 'Fan-out over SSH remoting to 127.0.0.1' -Skip:([bool]$noSsh) {
             $out = Join-Path $work 'two'
             $r = & (Join-Path $repo 'scripts/Invoke-DistributedExplanation.ps1') -Session $sessions -OutputDirectory $out @common
             $r.Failed | Should -BeNullOrEmpty
-            $r.Images | Should -Be $test.Count
+            $r.Images | Should -Be $small.Count
             $r.Duplicated | Should -BeNullOrEmpty
             $r.ImagesWithoutRows | Should -BeNullOrEmpty
             (Get-FileHash $r.OutputPath).Hash | Should -Be (Get-FileHash $oneCsv).Hash
@@ -86,6 +107,19 @@ Describe 'Fan-out over SSH remoting to 127.0.0.1' -Skip:([bool]$noSsh) {
             $again = & (Join-Path $repo 'scripts/Invoke-DistributedExplanation.ps1') -Session $sessions -OutputDirectory $out @common
             $again.Skipped | Should -Be 'shard 0/2', 'shard 1/2'
             (Get-FileHash $again.OutputPath).Hash | Should -Be (Get-FileHash $oneCsv).Hash
+            # Test-ProtoPNet shards on the two sessions; their deserialized results merge into the one-process result.
+            $parts = foreach ($k in 0, 1) {
+                Invoke-Command -Session $sessions[$k] -ArgumentList $modelFile, $datasetParameters, $k {
+                    param($file, $dataset, $k)
+                    Import-ProtoPNet $file | Test-ProtoPNet -Dataset (Import-ProtoPNetDataset @dataset) -ShardIndex $k -ShardCount 2 -BatchSize 1
+                }
+            }
+            $parts[0].PSObject.TypeNames[0] | Should -BeLike 'Deserialized.*'
+            $merged = $parts | Merge-ProtoPNetTestResult -Complete
+            $whole = Import-ProtoPNet $modelFile | Test-ProtoPNet -Dataset $small -BatchSize 1
+            $merged.Count | Should -Be $whole.Count
+            @($merged.Confusion) | Should -Be @($whole.Confusion)
+            $merged.Accuracy | Should -Be $whole.Accuracy
         } finally { $sessions | Remove-PSSession -ErrorAction Ignore }
     }
 
@@ -99,8 +133,7 @@ Describe 'Fan-out over SSH remoting to 127.0.0.1' -Skip:([bool]$noSsh) {
             $kill = {
                 param($shard, $worker)
                 if (-not $script:killed -and $worker.Session.Id -eq $victim.Id) {
-                    Start-Sleep -Milliseconds 300
-                    Stop-Process -Id $victimPid -Force
+                    Stop-Process -Id $victimPid -Force    # right after the shard was sent: it cannot have finished
                     $script:killed = $true
                 }
             }.GetNewClosure()
@@ -112,8 +145,8 @@ Describe 'Fan-out over SSH remoting to 127.0.0.1' -Skip:([bool]$noSsh) {
             $r.Failed | Should -BeNullOrEmpty
             $r.Duplicated | Should -BeNullOrEmpty
             $ids = (Import-Csv $r.OutputPath).ImageIndex | ForEach-Object { [int]$_ } | Sort-Object -Unique
-            $ids | Should -Be (0..($test.Count - 1))
-            (Import-Csv $r.OutputPath).Count | Should -Be (2 * $test.Count)
+            $ids | Should -Be (0..($small.Count - 1))
+            (Import-Csv $r.OutputPath).Count | Should -Be (2 * $small.Count)
             (Get-FileHash $r.OutputPath).Hash | Should -Be (Get-FileHash $oneCsv).Hash
         } finally { $sessions | Remove-PSSession -ErrorAction Ignore }
     }
@@ -122,8 +155,8 @@ Describe 'Fan-out over SSH remoting to 127.0.0.1' -Skip:([bool]$noSsh) {
         $sessions = New-LoopbackSession 2
         try {
             $configs = @(
-                @{ Name = 'seed1'; Model = @{ Backbone = 'smallcnn'; ImageSize = 28; PrototypesPerClass = 1; Seed = 1 }; Training = @{ WarmEpochs = 0; Epochs = 1; BatchSize = 50; Seed = 1 } }
-                @{ Name = 'seed2'; Model = @{ Backbone = 'smallcnn'; ImageSize = 28; PrototypesPerClass = 1; Seed = 2 }; Training = @{ WarmEpochs = 0; Epochs = 1; BatchSize = 50; Seed = 2 } }
+                @{ Name = 'seed1'; Model = @{ Backbone = 'smallcnn'; ImageSize = 28; PrototypesPerClass = 1; Seed = 1 }; Training = @{ WarmEpochs = 0; Epochs = 1; BatchSize = 8; Seed = 1 } }
+                @{ Name = 'seed2'; Model = @{ Backbone = 'smallcnn'; ImageSize = 28; PrototypesPerClass = 1; Seed = 2 }; Training = @{ WarmEpochs = 0; Epochs = 1; BatchSize = 8; Seed = 2 } }
             )
             $sweep = & (Join-Path $repo 'scripts/Invoke-DistributedSweep.ps1') -Session $sessions -Configuration $configs -DatasetParameters $datasetParameters `
                 -ValidationFraction 0.5 -OutputDirectory (Join-Path $work 'sweep') -Module $manifest -Join -TimeoutSeconds 600
@@ -132,7 +165,7 @@ Describe 'Fan-out over SSH remoting to 127.0.0.1' -Skip:([bool]$noSsh) {
             $sweep.Ensemble.Members.Count | Should -Be 2
             $ensemble = Join-ProtoPNet $sweep.Models
             $ensemble.Members.Count | Should -Be 2
-            ($ensemble | Test-ProtoPNet -Dataset $test).Count | Should -Be $test.Count
+            ($ensemble | Test-ProtoPNet -Dataset $small).Count | Should -Be $small.Count
             $best = & (Join-Path $repo 'scripts/Invoke-DistributedSweep.ps1') -Session $sessions -Configuration $configs -DatasetParameters $datasetParameters `
                 -ValidationFraction 0.5 -OutputDirectory (Join-Path $work 'sweep') -Module $manifest -TimeoutSeconds 600
             $best.Model.Name | Should -Be (($sweep.Results | Sort-Object ValidationAccuracy -Descending)[0].Name)
