@@ -13,7 +13,9 @@
 function Start-LoopbackSshd {
     [CmdletBinding()]
     param([int] $TimeoutSeconds = 20)
-    $sshd = @('/usr/sbin/sshd', (Get-Command sshd -ErrorAction Ignore).Source) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
+    Set-StrictMode -Off    # callers (build.ps1) may run strict; this function's scope only
+    $found = Get-Command sshd -ErrorAction Ignore
+    $sshd = @('/usr/sbin/sshd', $(if ($found) { $found.Source })) | Where-Object { $_ -and (Test-Path $_) } | Select-Object -First 1
     if (-not $sshd -and $IsLinux -and (id -u) -eq '0' -and (Get-Command apt-get -ErrorAction Ignore)) {
         Write-Host 'Installing openssh-server (apt-get) for the remoting tests.'
         apt-get update -qq *> $null
@@ -89,6 +91,7 @@ Subsystem powershell $wrapper -sshs -NoLogo
 }
 
 function Stop-LoopbackSshd($Server) {
+    Set-StrictMode -Off
     if (-not $Server) { return }
     if (Test-Path $Server.PidFile) {
         $id = [int](Get-Content $Server.PidFile -TotalCount 1)
