@@ -2,8 +2,8 @@
 # build.ps1 -Task Test (tests/pester/LoopbackSshd.ps1; PTPN_SSH_* in the environment) or, when run alone, here.
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'LoopbackSshd.ps1')
-    $script:ownSshd = $null
-    if (-not $env:PTPN_SSH_PORT) { $script:ownSshd = Start-LoopbackSshd }
+    # Started here only when build.ps1 did not; PTPN_SSH_OWNED tells AfterAll (the run phase) to stop it.
+    if (-not $env:PTPN_SSH_PORT -and (Start-LoopbackSshd)) { $env:PTPN_SSH_OWNED = '1' }
     $script:noSsh = if ($env:PTPN_SSH_PORT) { $null } else { 'no OpenSSH server on 127.0.0.1 could be started (see the warning above)' }
     if ($noSsh) { Write-Host "Remoting tests skipped: $noSsh." }
 }
@@ -52,7 +52,10 @@ BeforeAll {
 AfterAll {
     Get-PSSession | Remove-PSSession -ErrorAction Ignore
     Remove-Item $work -Recurse -Force -ErrorAction Ignore
-    if ($script:ownSshd) { Stop-LoopbackSshd $script:ownSshd }
+    if ($env:PTPN_SSH_OWNED) {
+        Stop-LoopbackSshd ([pscustomobject]@{ Directory = $env:PTPN_SSH_DIR; PidFile = Join-Path $env:PTPN_SSH_DIR 'sshd.pid' })
+        Remove-Item env:PTPN_SSH_OWNED
+    }
 }
 
 Describe 'Shards' {
