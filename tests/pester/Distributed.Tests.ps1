@@ -14,6 +14,9 @@ BeforeAll {
     $script:manifest = Join-Path $repo 'ProtoPNet.psd1'
     Import-Module $manifest -Force
     Add-Type -Path (Join-Path $repo 'bin/TorchSharp.dll')
+    # These tests run torch on 1 thread (as the remote sessions do); AfterAll restores the count, since it changes
+    # the rounding of later tests' forward passes in this process.
+    $script:threadsBefore = [TorchSharp.torch]::get_num_threads()
     $script:work = Join-Path ([IO.Path]::GetTempPath()) "ptpn-dist-$([guid]::NewGuid().ToString('N'))"
     New-Item -ItemType Directory $work | Out-Null
     $script:sample = Join-Path $repo 'data/fashion-mnist-sample'
@@ -50,6 +53,7 @@ BeforeAll {
 }
 
 AfterAll {
+    [TorchSharp.torch]::set_num_threads($threadsBefore)
     Get-PSSession | Remove-PSSession -ErrorAction Ignore
     Remove-Item $work -Recurse -Force -ErrorAction Ignore
     if ($env:PTPN_SSH_OWNED) {
