@@ -14,9 +14,9 @@ BeforeAll {
     $script:manifest = Join-Path $repo 'ProtoPNet.psd1'
     Import-Module $manifest -Force
     Add-Type -Path (Join-Path $repo 'bin/TorchSharp.dll')
-    # These tests run torch on 1 thread (as the remote sessions do); AfterAll restores the count, since it changes
-    # the rounding of later tests' forward passes in this process.
-    $script:threadsBefore = [TorchSharp.torch]::get_num_threads()
+    # This process keeps torch's thread count: changing it here changed the rounding of later test files' forward
+    # passes (Explanation.Tests' ForEach-Object -Parallel comparison). Work at the remote sessions' 1 thread runs in a
+    # child pwsh or in a session.
     $script:work = Join-Path ([IO.Path]::GetTempPath()) "ptpn-dist-$([guid]::NewGuid().ToString('N'))"
     New-Item -ItemType Directory $work | Out-Null
     $script:sample = Join-Path $repo 'data/fashion-mnist-sample'
@@ -53,7 +53,6 @@ BeforeAll {
 }
 
 AfterAll {
-    [TorchSharp.torch]::set_num_threads($threadsBefore)
     Get-PSSession | Remove-PSSession -ErrorAction Ignore
     Remove-Item $work -Recurse -Force -ErrorAction Ignore
     if ($env:PTPN_SSH_OWNED) {
@@ -79,7 +78,6 @@ Describe 'Shards' {
     }
 
     It 'merge Test-ProtoPNet results into the one-process result' {
-        [TorchSharp.torch]::set_num_threads(1)
         $whole = $model | Test-ProtoPNet -Dataset $test -BatchSize 1
         $parts = 0..2 | ForEach-Object { $model | Test-ProtoPNet -Dataset $test -ShardIndex $_ -ShardCount 3 -BatchSize 1 }
         $merged = $parts | Merge-ProtoPNetTestResult -Complete
@@ -94,9 +92,17 @@ Describe 'Fan-out over SSH remoting to 127.0.0.1' -Skip:([bool]$noSsh) {
     BeforeAll {
         # The one-process rows, at the remote runs' settings: 1 torch thread, one image per forward pass (batched
         # convolutions may round differently for other batch compositions, and log-similarity amplifies that).
-        [TorchSharp.torch]::set_num_threads(1)
         $script:oneCsv = Join-Path $work 'one.csv'
-        Get-Explanation -Dataset $small -Model (Import-ProtoPNet $modelFile) -Top 2 -BatchSize 1 | Export-Csv $oneCsv
+        $child = if ((Split-Path -Leaf ([Environment]::ProcessPath)) -like 'dotnet*') { @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll')) } else { @([Environment]::ProcessPath) }
+        $exe = $child[0]; $first = @($child | Select-Object -Skip 1)
+        $log = & $exe @first -NoProfile -NonInteractive -Command @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$manifest'
+Add-Type -Path '$(Join-Path $repo 'bin/TorchSharp.dll')'
+[TorchSharp.torch]::set_num_threads(1)
+Get-Explanation -Dataset (Import-ProtoPNetDataset -Path '$folder' -Format ImageFolder) -Model (Import-ProtoPNet '$modelFile') -Top 2 -BatchSize 1 | Export-Csv '$oneCsv'
+"@ 2>&1 | Where-Object { "$_" -notmatch 'NNPACK' } | Out-String
+        if ($LASTEXITCODE -ne 0) { throw "The one-process explanation failed (exit code $LASTEXITCODE): $log" }
         $script:common = @{ ModelPath = $modelFile; DatasetParameters = $datasetParameters; Top = 2; BatchSize = 1; Module = $manifest; TimeoutSeconds = 600; ShardTimeoutSeconds = 300 }
     }
 
@@ -123,7 +129,10 @@ Describe 'Fan-out over SSH remoting to 127.0.0.1' -Skip:([bool]$noSsh) {
             }
             $parts[0].PSObject.TypeNames[0] | Should -BeLike 'Deserialized.*'
             $merged = $parts | Merge-ProtoPNetTestResult -Complete
-            $whole = Import-ProtoPNet $modelFile | Test-ProtoPNet -Dataset $small -BatchSize 1
+            $whole = Invoke-Command -Session $sessions[0] -ArgumentList $modelFile, $datasetParameters {
+                param($file, $dataset)
+                Import-ProtoPNet $file | Test-ProtoPNet -Dataset (Import-ProtoPNetDataset @dataset) -BatchSize 1    # one process, 1 thread
+            }
             $merged.Count | Should -Be $whole.Count
             @($merged.Confusion) | Should -Be @($whole.Confusion)
             $merged.Accuracy | Should -Be $whole.Accuracy

@@ -17,7 +17,8 @@ BeforeAll {
         $script:packSeconds = $sw.Elapsed.TotalSeconds
     }
     $script:package = Get-Item (Join-Path $feed "ProtoPNet.PS.$version.nupkg")
-    $script:pwsh = Join-Path $PSHOME 'pwsh'   # the PowerShell running these tests (the dotnet-tool one)
+    # The PowerShell running these tests (the dotnet-tool one: dotnet + pwsh.dll), started afresh.
+    $script:pwsh = @(if ((Split-Path -Leaf ([Environment]::ProcessPath)) -like 'dotnet*') { [Environment]::ProcessPath; Join-Path $PSHOME 'pwsh.dll' } else { [Environment]::ProcessPath })
 }
 
 AfterAll {
@@ -40,7 +41,8 @@ Describe 'The module package' {
         $env:PSModulePath, $saved = "$modules$([IO.Path]::PathSeparator)$env:PSModulePath", $env:PSModulePath
         Push-Location $work
         try {
-            $out = & $pwsh -NoProfile -NonInteractive -Command @'
+            $exe = $pwsh[0]; $first = @($pwsh | Select-Object -Skip 1)
+            $out = & $exe @first -NoProfile -NonInteractive -Command @'
 $ErrorActionPreference = 'Stop'
 Import-Module ProtoPNet.PS
 $m = New-ProtoPNet -Backbone smallcnn -ClassCount 2 -ImageSize 28
