@@ -164,7 +164,11 @@ Get-Explanation -Dataset (Import-ProtoPNetDataset -Path '$folder' -Format ImageF
             $ids | Should -Be (0..($small.Count - 1))
             (Import-Csv $r.OutputPath).Count | Should -Be (2 * $small.Count)
             (Get-FileHash $r.OutputPath).Hash | Should -Be (Get-FileHash $oneCsv).Hash
-        } finally { $sessions | Remove-PSSession -ErrorAction Ignore }
+        } finally {
+            $sessions | Remove-PSSession -ErrorAction Ignore
+            # The killed session could not clean its remote work folder (loopback: it is here).
+            Get-ChildItem ([IO.Path]::GetTempPath()) -Directory -Filter "ptpn-work-*-$victimPid" | Remove-Item -Recurse -Force -ErrorAction Ignore
+        }
     }
 
     It 'trains one configuration per session and returns models Join-ProtoPNet accepts' {
