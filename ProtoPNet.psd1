@@ -19,6 +19,7 @@
         'Invoke-PrototypePush'
         'Optimize-LastLayer'
         'Test-ProtoPNet'
+        'Merge-ProtoPNetTestResult'
         'Get-Explanation'
         'Find-NearestPatch'
         'Invoke-PrototypePruning'

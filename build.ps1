@@ -7,6 +7,8 @@
     -Task Test   builds, then runs every xunit and Pester test; prints 'N passed, N failed' last
                  and exits non-zero on any failure.
     -Task Demo   builds, then runs scripts/demo.ps1 on the bundled Fashion-MNIST sample.
+    -Task Package builds, then writes out/package/ProtoPNet.PS.<version>.nupkg (scripts/New-ModulePackage.ps1):
+                 a module package for a PowerShell repository (a folder feed will do), native libtorch bundled.
     -Cuda        builds against the CUDA 12.8 libtorch instead of the CPU one (for machines with an
                  NVIDIA GPU; the package is ~2.5 GB). Without it, '-Device cuda' gives a clear error.
 .EXAMPLE
@@ -14,7 +16,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Package')]
     [string] $Task = 'Build',
     [ValidateSet('Release', 'Debug')]
     [string] $Configuration = 'Release',
@@ -93,6 +95,20 @@ function Initialize-Chromium {
     'chromium is not installed: apt-get installed the package but no chromium command is on PATH'
 }
 
+# --- Loopback SSH server for the remoting tests (tests/pester/Distributed.Tests.ps1) ---------------------------------
+# An OpenSSH server on 127.0.0.1 with its own port, keys and config in a temp folder, the 'powershell' subsystem running
+# this PowerShell. Installs Debian's openssh-server when missing and this runs as root with apt-get. The Pester child
+# inherits PTPN_SSH_*; without a server those tests are skipped with the reason printed.
+function Start-TestSshServer {
+    . (Join-Path $root 'tests/pester/LoopbackSshd.ps1')
+    try { Start-LoopbackSshd } catch { Write-Warning "No loopback SSH server for the remoting tests: $_"; $null }
+}
+
+function Stop-TestSshServer($server) {
+    if ($server) { . (Join-Path $root 'tests/pester/LoopbackSshd.ps1'); Stop-LoopbackSshd $server }
+}
+# ---------------------------------------------------------------------------------------------------------------------
+
 function Invoke-Tests {
     $results = Join-Path $root 'out/test-results'
     New-Item -ItemType Directory -Force $results | Out-Null
@@ -128,7 +144,9 @@ Import-Module '$pester'
 `$skipped = @(`$r.Skipped | ForEach-Object { '{0} ({1})' -f `$_.ExpandedPath, ((`$_.ErrorRecord | Select-Object -First 1).Exception.Message -replace '^is skipped,?\s*(because\s*)?', '') })
 @{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$skipped } | ConvertTo-Json | Set-Content '$pesterJson'
 "@
-    dotnet pwsh -NoProfile -NonInteractive -Command $script
+    $sshServer = Start-TestSshServer
+    try { dotnet pwsh -NoProfile -NonInteractive -Command $script }
+    finally { Stop-TestSshServer $sshServer }
     $pesterPassed = 0; $pesterFailed = 1; $pesterSkipped = @()
     if (Test-Path $pesterJson) {
         $p = Get-Content -Raw $pesterJson | ConvertFrom-Json
@@ -151,6 +169,11 @@ Import-Module '$pester'
 switch ($Task) {
     'Build' { Invoke-Build }
     'Test' { Invoke-Build; Invoke-Tests }
+    'Package' {
+        Invoke-Build
+        dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'scripts/New-ModulePackage.ps1') -Destination (Join-Path $root 'out/package')
+        if ($LASTEXITCODE -ne 0) { throw 'Packing the module failed.' }
+    }
     'Demo' {
         Invoke-Build
         dotnet pwsh -NoProfile -File (Join-Path $root 'scripts/demo.ps1')

@@ -5,6 +5,8 @@ One flat row per (image, evidence item), ready for Export-Csv: ImagePath, Predic
 
 Rows are ranked by contribution to the predicted class (or to -Class); with -Top 0 every prototype is listed and the contributions add up to the logit (the last layer has no bias). With -Nearest the ranking is by similarity over all prototypes of any class: the image's nearest prototypes. An ensemble (Join-ProtoPNet) is explained as one sheet: Model names the member each prototype belongs to, and the contributions of all members add up to the ensemble's logit.
 
+ImageIndex is a data set item's index in its data set (also with -Index and -ShardIndex), and a file's position in the input. With -ShardIndex k -ShardCount n only the data set items i with i mod n = k are explained (round robin; together with -Index: those of its items): the shards are disjoint, cover the data set and depend only on its item count, so the rows of n shards, concatenated and sorted by ImageIndex and Rank, are the rows of one run over the whole data set. scripts/Invoke-DistributedExplanation.ps1 runs the shards on several hosts over PowerShell remoting.
+
 Images are read in batches (-BatchSize) and explained in input order. A missing file gives an ImageNotFound error (ObjectNotFound), an undecodable one ImageDecodeFailed or UnsupportedImageFormat; the other images are explained. Several Get-Explanation calls may share one model, e.g. from ForEach-Object -Parallel: forward passes take turns on the model's lock, so the results are the same as sequential ones.
 
 With -OutputDirectory, each image also gets an HTML scoring sheet in the spirit of the paper's Figure 3: the predicted class and the runner-up, a row per prototype with the image and the box, the prototype patch, the training image it came from, the activation map, similarity, weight and points, the other prototypes' points and the class total (the logit). Pictures are PNG files beside the page, referenced by relative paths, so the folder opens offline in any browser; index.html links all sheets.
@@ -14,6 +16,8 @@ With -OutputDirectory, each image also gets an HTML scoring sheet in the spirit 
         LiteralPath    = 'Image files, taken literally; binds PSPath, so Get-ChildItem output pipes in.'
         Dataset        = 'Explain the items of a dataset (Import-ProtoPNetDataset) instead of files; TrueClass is filled.'
         Index          = 'Only these dataset items.'
+        ShardIndex     = 'Explain only shard k (0-based) of -ShardCount: the dataset items i with i mod n = k.'
+        ShardCount     = 'How many shards the dataset is split into (default 1: all items).'
         Model          = 'A model, or an ensemble from Join-ProtoPNet.'
         Top            = 'Rows per image (default 10); 0 = every prototype.'
         Class          = 'Explain this class instead of the predicted one: Weight, Contribution and ExplainedLogit refer to it.'
@@ -27,6 +31,7 @@ With -OutputDirectory, each image also gets an HTML scoring sheet in the spirit 
         @{ Code = 'Get-Explanation ./bird.jpg -Model $model -Top 3 -OutputDirectory ./sheets'; Remarks = 'Writes ./sheets/00000-bird.html: the scoring sheet of the predicted class and the runner-up.' }
         @{ Code = '$rows = Get-Explanation ./bird.jpg -Model $model -Top 0; ($rows | Measure-Object Contribution -Sum).Sum - $rows[0].Logit'; Remarks = 'All prototypes'' contributions add up to the logit (prints about 0).' }
         @{ Code = 'Get-Explanation -Dataset $test -Model (Join-ProtoPNet $a, $b) | Where-Object { $_.PredictedClass -ne $_.TrueClass }'; Remarks = 'Evidence behind an ensemble''s mistakes.' }
+        @{ Code = 'Get-Explanation -Dataset $test -Model $model -ShardIndex 1 -ShardCount 4 | Export-Csv shard-1.csv'; Remarks = 'The second of four shards (items 1, 5, 9, …); the four CSV files together, sorted by ImageIndex and Rank, hold the rows of the whole data set.' }
         @{ Code = 'Get-Explanation ./shoe.png -Model $model -Nearest -Top 5'; Remarks = 'The five prototypes nearest to any patch of the image, whatever their class.' }
     )
 }

@@ -36,6 +36,12 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
     [Parameter(ParameterSetName = DatasetSet)]
     public int[]? Index { get; set; }
 
+    /// <summary>Only the items of this shard: item i belongs to shard i mod ShardCount (0-based; default 0).</summary>
+    [Parameter(ParameterSetName = DatasetSet)] [ValidateRange(0, int.MaxValue)] public int ShardIndex { get; set; }
+
+    /// <summary>Split the data set into this many shards (default 1: all items); see ShardIndex.</summary>
+    [Parameter(ParameterSetName = DatasetSet)] [ValidateRange(1, int.MaxValue)] public int ShardCount { get; set; } = 1;
+
     /// <summary>A model, or an ensemble from Join-ProtoPNet.</summary>
     [Parameter(Mandatory = true)]
     public IClassifier Model { get; set; } = null!;
@@ -86,7 +92,7 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
         switch (ParameterSetName)
         {
             case DatasetSet:
-                var indices = Index ?? Enumerable.Range(0, Dataset.Count).ToArray();
+                var indices = ShardCount == 1 && Index is not null ? Index : Run(() => DatasetShard.Select(Dataset.Count, Index, ShardIndex, ShardCount));
                 foreach (int i in indices)
                 {
                     if (i < 0 || i >= Dataset.Count)

@@ -19,12 +19,18 @@ public sealed class TestProtoPNetCommand : ProtoPNetCmdlet
 
     [Parameter] [ValidateRange(1, 1 << 20)] public int BatchSize { get; set; } = 100;
 
+    /// <summary>Only the items of this shard: item i belongs to shard i mod ShardCount (0-based; default 0).</summary>
+    [Parameter] [ValidateRange(0, int.MaxValue)] public int ShardIndex { get; set; }
+
+    /// <summary>Split the data set into this many shards (default 1: all items); Merge-ProtoPNetTestResult combines the shards' results.</summary>
+    [Parameter] [ValidateRange(1, int.MaxValue)] public int ShardCount { get; set; } = 1;
+
     protected override void ProcessRecord()
     {
         var progress = new ProgressReporter(this, $"Testing {Model.Name} on {Dataset.Name}", status: p => $"{p.Done}/{p.Total} images");
         try
         {
-            var result = Run(() => ModelEvaluator.Evaluate(Model, Dataset, BatchSize, null, progress, Cancel));
+            var result = Run(() => ModelEvaluator.Evaluate(Model, Dataset, BatchSize, null, progress, Cancel, ShardIndex, ShardCount));
             if (result.Skipped > 0) WriteWarning($"{result.Skipped} images could not be loaded and were not counted.");
             WriteObject(result);
         }

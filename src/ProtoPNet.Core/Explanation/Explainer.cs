@@ -94,11 +94,11 @@ public sealed class Explainer
             var ok = Enumerable.Range(0, n).Where(i => images[i] is not null).ToArray();
             var results = new ImageExplanation[n];
             for (int i = 0; i < n; i++)
-                if (errors[i] is not null) results[i] = new ImageExplanation(firstIndex + i, batch[i].ImagePath, [], errors[i], null);
+                if (errors[i] is not null) results[i] = new ImageExplanation(IndexOf(batch[i], firstIndex + i), batch[i].ImagePath, [], errors[i], null);
             if (ok.Length > 0)
             {
                 var explained = ExplainLoaded(ok.Select(i => batch[i]).ToArray(), ok.Select(i => images[i]!).ToArray(),
-                    ok.Select(i => firstIndex + i).ToArray(), cancel);
+                    ok.Select(i => IndexOf(batch[i], firstIndex + i)).ToArray(), cancel);
                 for (int k = 0; k < ok.Length; k++) results[ok[k]] = explained[k];
             }
             return results;
@@ -108,6 +108,12 @@ public sealed class Explainer
             foreach (var image in images) image?.Dispose();
         }
     }
+
+    /// <summary>
+    /// ImageIndex of a source: a data set item's own index in its data set (so the rows of shards and of -Index
+    /// selections carry the global index and merge by it), otherwise the position in this explainer's input stream.
+    /// </summary>
+    private static int IndexOf(ExplanationSource source, int position) => source.Dataset is not null ? source.Index : position;
 
     /// <summary>Writes the index page of the scoring sheets (when pictures are on).</summary>
     public void Finish() => sheets?.WriteIndex();

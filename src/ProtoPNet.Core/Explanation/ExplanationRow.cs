@@ -44,7 +44,10 @@ public sealed class ExplanationRow
     public int? PrototypeBoxHeight { get; init; }
 
     // Beyond DESIGN §2.
-    /// <summary>Position of the image in the input (0-based), to group rows per image.</summary>
+    /// <summary>
+    /// The image's index (0-based), to group rows per image: for data set items their index in the data set (with
+    /// -Index or -ShardIndex too, so shard outputs merge by it); for files the position in the input.
+    /// </summary>
     public int ImageIndex { get; init; }
     /// <summary>The class whose logit the contributions add up to: the predicted class, or the one given with -Class.</summary>
     public string ExplainedClass { get; init; } = "";

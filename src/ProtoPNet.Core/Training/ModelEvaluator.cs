@@ -9,10 +9,11 @@ public static class ModelEvaluator
 {
     /// <summary>Eval-mode, no-grad pass over <paramref name="dataset"/> (optionally only <paramref name="indices"/>) of a model or an ensemble.</summary>
     public static EvaluationResult Evaluate(IClassifier model, ImageDataset dataset, int batchSize = 100,
-        IReadOnlyList<int>? indices = null, IProgress<StageProgress>? progress = null, CancellationToken cancel = default)
+        IReadOnlyList<int>? indices = null, IProgress<StageProgress>? progress = null, CancellationToken cancel = default,
+        int shardIndex = 0, int shardCount = 1)
     {
         ClassNameCheck.RequireSameClasses(model, dataset);
-        var order = indices ?? Enumerable.Range(0, dataset.Count).ToArray();
+        var order = shardCount == 1 && indices is not null ? indices : DatasetShard.Select(dataset.Count, indices, shardIndex, shardCount);
         int k = model.ClassNames.Count;
         var confusion = new int[k, k];
         int count = 0, top5 = 0, done = 0;
@@ -38,28 +39,42 @@ public static class ModelEvaluator
             done += batch.Indices.Length;
             progress?.Report(new StageProgress(done, order.Count));
         }
-        int correct = 0;
+        double seconds = clock.Elapsed.TotalSeconds;
+        return Summarize(model.Name, dataset.Name, model.ClassNames, confusion, top5, reader.Skipped.Count, seconds, shardIndex, shardCount, 1);
+    }
+
+    /// <summary>A result from its confusion matrix (rows: true class) and top-5 count; accuracies are computed here.</summary>
+    internal static EvaluationResult Summarize(string modelName, string datasetName, IReadOnlyList<string> classNames, int[,] confusion,
+        int top5, int skipped, double seconds, int shardIndex, int shardCount, int mergedShards, IReadOnlyList<int>? shardsPresent = null)
+    {
+        int k = classNames.Count, count = 0, correct = 0;
+        for (int r = 0; r < k; r++)
+            for (int c = 0; c < k; c++) count += confusion[r, c];
         for (int c = 0; c < k; c++) correct += confusion[c, c];
         var perClass = Enumerable.Range(0, k).Select(c =>
         {
             int n = 0;
             for (int p = 0; p < k; p++) n += confusion[c, p];
-            return new ClassAccuracy { ClassIndex = c, Class = model.ClassNames[c], Count = n, Correct = confusion[c, c], Accuracy = n == 0 ? double.NaN : (double)confusion[c, c] / n };
+            return new ClassAccuracy { ClassIndex = c, Class = classNames[c], Count = n, Correct = confusion[c, c], Accuracy = n == 0 ? double.NaN : (double)confusion[c, c] / n };
         }).ToArray();
-        double seconds = clock.Elapsed.TotalSeconds;
         return new EvaluationResult
         {
-            Model = model.Name,
-            Dataset = dataset.Name,
+            Model = modelName,
+            Dataset = datasetName,
             Accuracy = count == 0 ? double.NaN : (double)correct / count,
             Top5Accuracy = count == 0 ? double.NaN : (double)top5 / count,
             Count = count,
-            Skipped = reader.Skipped.Count,
-            ClassNames = model.ClassNames.ToArray(),
+            Top5Correct = top5,
+            Skipped = skipped,
+            ClassNames = classNames.ToArray(),
             PerClass = perClass,
             Confusion = confusion,
             Seconds = seconds,
             ImagesPerSecond = seconds > 0 ? count / seconds : 0,
+            ShardIndex = shardIndex,
+            ShardCount = shardCount,
+            MergedShards = mergedShards,
+            Missing = shardsPresent is null ? [] : Enumerable.Range(0, shardCount).Except(shardsPresent).ToArray(),
         };
     }
 
