@@ -1,15 +1,21 @@
 @{
-    Synopsis    = 'Stage 1: trains a ProtoPNet with the cluster and separation costs (warm epochs, then joint epochs).'
+    Synopsis    = 'Stage 1: trains a ProtoPNet with the cluster and separation costs (backbone epochs from scratch, warm epochs, then joint epochs).'
     Description = @'
-Warm epochs train the add-on layers and prototypes with the backbone frozen (its batch-norm statistics too); joint epochs train backbone, add-on and prototypes together. The loss is CE + 0.8·Cluster − 0.08·Separation + 1e-4·L1 with Adam at the authors'' learning rates (backbone 1e-4, add-on and prototypes 3e-3, weight decay 1e-3, StepLR(5, 0.1) in the joint phase); every number can be overridden.
+Warm epochs train the add-on layers and prototypes with the backbone frozen (its batch-norm statistics too); joint epochs train backbone, add-on and prototypes together. The loss is CE + 0.8·Cluster − 0.08·Separation + 1e-4·L1 with Adam; every number can be overridden.
+
+The defaults depend on the backbone. When it holds learned weights (New-ProtoPNet -Weights, the resnet18-imagenet backbone, an imported PyTorch model, or a model that went through this stage before) they are the authors'': 5 warm and 10 joint epochs, batch 80, backbone 1e-4, add-on and prototypes 3e-3, weight decay 1e-3, StepLR(5, 0.1). When it starts from random weights the authors'' settings fail on small-part tasks (a frozen random backbone gives the warm phase nothing to learn from, and the cluster cost then pulls every patch onto the prototypes), so the defaults become: 6 backbone epochs (the backbone learns as a plain classifier: average pool + a linear head that is thrown away afterwards, Adam 3e-3), then 2 warm and 4 joint epochs with the backbone at 1e-3, batch 32. -Verbose names the recipe used. A run whose last epoch is at chance ends with a warning naming the likely cause.
 
 One result object per epoch (loss and each term, train and validation accuracy, seconds, images/s). With -ValidationDataset the epoch with the best validation accuracy is kept. With -CheckpointDirectory an atomic checkpoint is written after every epoch and -Resume continues from it, giving the same weights as an uninterrupted run. Ctrl+C stops between batches and leaves the model usable; a non-finite loss stops with NonFiniteLoss naming epoch and batch.
 '@
     Parameters  = @{
         Model      = 'The model to train; accepts pipeline input. It is trained in place.'
         Dataset    = 'The training images.'
-        WarmEpochs = 'Epochs with the backbone frozen (authors: 5).'
-        BatchSize  = 'Images per step (authors: 80).'
+        BackboneEpochs = 'Epochs that pretrain the backbone as a plain classifier before the warm epochs (default: 6 from random weights, 0 with learned weights).'
+        WarmEpochs = 'Epochs with the backbone frozen (default: 5, the authors'', with learned weights; 2 from random weights).'
+        Epochs     = 'Joint epochs (default: 10 with learned weights, 4 from random weights).'
+        BatchSize  = 'Images per step (default: 80, the authors'', with learned weights; 32 from random weights).'
+        BackboneLearningRate = 'Adam learning rate of the backbone (default: 1e-4 with learned weights; from random weights 3e-3 in the backbone epochs and 1e-3 in the joint epochs).'
+        AuxiliaryHeadCoefficient = 'Weight of a pooled linear head''s cross-entropy added to the joint loss while the backbone trains (default 0); the head is thrown away after training.'
         PassThru   = 'Emit the model after the epoch results, for the next stage of a pipeline.'
     }
     Examples    = @(

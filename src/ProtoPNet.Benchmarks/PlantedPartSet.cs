@@ -39,10 +39,12 @@ public static class PlantedPartSet
     public const string PartsFileName = "parts.csv";
     public const string DistractorsFileName = "distractors.csv";
 
-    private enum Shape { Square, Disc, Triangle, Cross, Ring, HollowSquare, Diagonal, Bar }
+    private enum Shape { Square, Disc, Triangle, Cross, Bar, Slash, Dots, Corner }
 
     private static readonly Shape[] KeyShapes = [Shape.Square, Shape.Disc, Shape.Triangle, Shape.Cross];
-    private static readonly Shape[] DistractorShapes = [Shape.Ring, Shape.HollowSquare, Shape.Diagonal, Shape.Bar];
+    // Distractors are drawn in the key colours too, so colour alone does not decide; their shapes are unlike every key's
+    // (thin strokes and dots against filled shapes), so that the key, not a near-miss shape, is what a model must find.
+    private static readonly Shape[] DistractorShapes = [Shape.Bar, Shape.Slash, Shape.Dots, Shape.Corner];
     private static readonly (string Name, Rgb24 Colour)[] KeyColours = [("red", new Rgb24(215, 40, 40)), ("blue", new Rgb24(40, 70, 215))];
     private static readonly Rgb24[] DistractorColours = [new(215, 40, 40), new(40, 70, 215), new(40, 165, 60), new(220, 195, 40)];
 
@@ -168,10 +170,10 @@ public static class PlantedPartSet
             // Apex at the top centre, base along the bottom row.
             Shape.Triangle => Math.Abs(x) <= (dy + 0.5) / 2.0,
             Shape.Cross => Math.Abs(x) < arm / 2.0 + 0.01 || Math.Abs(y) < arm / 2.0 + 0.01,
-            Shape.Ring => x * x + y * y <= r * r && x * x + y * y >= (r - thick) * (r - thick),
-            Shape.HollowSquare => dx < thick || dy < thick || dx >= g - thick || dy >= g - thick,
-            Shape.Diagonal => Math.Abs(dx - dy) < thick || Math.Abs(dx + dy - (g - 1)) < thick,
             Shape.Bar => Math.Abs(y) < thick,
+            Shape.Slash => Math.Abs(dx + dy - (g - 1)) < thick,
+            Shape.Dots => (dx % (g / 2) is var mx && mx >= g / 8 && mx < g / 8 + thick) && (dy % (g / 2) is var my && my >= g / 8 && my < g / 8 + thick),
+            Shape.Corner => (dx < thick && dy < g - 1) || (dy >= g - 1 - thick && dy < g - 1),
             _ => false,
         };
     }

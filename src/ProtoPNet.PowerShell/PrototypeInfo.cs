@@ -16,4 +16,9 @@ public sealed class PrototypeInfo(int index, string @class, PrototypeProvenance?
     public int? BoxHeight => provenance?.BoxHeight;
     public double? Distance => provenance?.Distance;
     public string Model { get; } = model;
+    /// <summary>The receptive window of the source patch in the source image (Get-Explanation -BoxMethod ReceptiveField); BoxX… is the paper's percentile box.</summary>
+    public int? WindowX => provenance?.WindowX;
+    public int? WindowY => provenance?.WindowY;
+    public int? WindowWidth => provenance?.WindowWidth;
+    public int? WindowHeight => provenance?.WindowHeight;
 }
