@@ -87,7 +87,7 @@ public static class PlantedPartSet
             for (int i = 0; i < perClass; i++)
             {
                 // One generator per image: any image can be regenerated alone, and the order of writing does not matter.
-                var random = new Random(HashCode.Combine(options.Seed, seedOffset, k, i));
+                var random = new Random(SeedMix.Combine(options.Seed, seedOffset, k, i));
                 string relative = $"{split}/{names[k]}/{i:D5}.png";
                 using var image = Draw(random, k, options, out var keyBox, out var distractorBoxes);
                 image.SaveAsPng(Path.Combine(folder, $"{i:D5}.png"));
@@ -118,34 +118,42 @@ public static class PlantedPartSet
                 image[x, y] = new Rgb24(Clamp(baseR + wave + Noise(random, 10)), Clamp(baseG - wave + Noise(random, 10)), Clamp(baseB + Noise(random, 10)));
             }
 
-        var placed = new List<(int X, int Y, int W, int H)>();
-        keyBox = Place(random, size, g, placed);
+        // All glyphs are placed before any is drawn; a layout that leaves no room for the next glyph starts over.
+        List<(int X, int Y, int W, int H)> placed;
+        for (int layout = 0; ; layout++)
+        {
+            placed = new List<(int X, int Y, int W, int H)>();
+            for (int glyph = 0; glyph <= options.Distractors && Place(random, size, g, placed); glyph++) { }
+            if (placed.Count == options.Distractors + 1) break;
+            if (layout == 1000) throw new InvalidOperationException($"Could not place {options.Distractors + 1} glyphs of {g} px in a {size}-px image.");
+        }
+        keyBox = placed[0];
         var keyShape = KeyShapes[classIndex % KeyShapes.Length];
         var keyColour = KeyColours[classIndex / KeyShapes.Length].Colour;
         Stamp(image, random, keyBox, keyShape, keyColour);
         distractorBoxes = new List<(int, int, int, int)>();
         for (int d = 0; d < options.Distractors; d++)
         {
-            var box = Place(random, size, g, placed);
+            var box = placed[d + 1];
             Stamp(image, random, box, DistractorShapes[random.Next(DistractorShapes.Length)], DistractorColours[random.Next(DistractorColours.Length)]);
             distractorBoxes.Add(box);
         }
         return image;
     }
 
-    /// <summary>A free g×g box at a uniformly random place, at least 2 px from every glyph placed before.</summary>
-    private static (int X, int Y, int W, int H) Place(Random random, int size, int g, List<(int X, int Y, int W, int H)> placed)
+    /// <summary>Adds a free g×g box at a uniformly random place, at least 2 px from every glyph placed before; false when none was found.</summary>
+    private static bool Place(Random random, int size, int g, List<(int X, int Y, int W, int H)> placed)
     {
-        for (int attempt = 0; attempt < 10_000; attempt++)
+        for (int attempt = 0; attempt < 200; attempt++)
         {
             int x = random.Next(size - g + 1), y = random.Next(size - g + 1);
             if (placed.All(p => x + g + 2 <= p.X || p.X + p.W + 2 <= x || y + g + 2 <= p.Y || p.Y + p.H + 2 <= y))
             {
                 placed.Add((x, y, g, g));
-                return (x, y, g, g);
+                return true;
             }
         }
-        throw new InvalidOperationException("Could not place a glyph: the image is too small for its glyphs.");
+        return false;
     }
 
     private static void Stamp(Image<Rgb24> image, Random random, (int X, int Y, int W, int H) box, Shape shape, Rgb24 colour)

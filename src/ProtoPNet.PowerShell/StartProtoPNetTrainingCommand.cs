@@ -22,7 +22,7 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
 
     /// <summary>
     /// Epochs that pretrain the backbone as a plain classifier (average pool + linear head) before the warm epochs.
-    /// Default: 6 when the backbone starts from random weights, 0 when it holds learned weights.
+    /// Default: 6 when the backbone starts from random weights and neither -WarmEpochs nor -Epochs is given; otherwise 0.
     /// </summary>
     [Parameter] [ValidateRange(0, 100000)] public int? BackboneEpochs { get; set; }
 
@@ -86,7 +86,8 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
         int warmEpochs = WarmEpochs ?? defaults.WarmEpochs, epochs = Epochs ?? defaults.Epochs;
         double addOnLr = AddOnLearningRate ?? defaults.AddOnLearningRate, prototypeLr = PrototypeLearningRate ?? defaults.PrototypeLearningRate;
         var phases = new List<TrainingPhase>();
-        int backboneEpochs = BackboneEpochs ?? defaults.BackboneEpochs;
+        // A schedule given by the user (-WarmEpochs or -Epochs) gets no backbone epochs unless it asks for them too.
+        int backboneEpochs = BackboneEpochs ?? (WarmEpochs is null && Epochs is null ? defaults.BackboneEpochs : 0);
         if (backboneEpochs > 0)
             phases.Add(TrainingPhase.Backbone(backboneEpochs, BackboneLearningRate ?? defaults.BackbonePhaseLearningRate, WeightDecay));
         if (warmEpochs > 0)

@@ -411,7 +411,8 @@ public static class InterpretabilityMeter
                     catch (ProtoPNetException) { continue; }
                     var original = InOriginal(sourceParts, width, height);
                     if (original.Length == 0) continue;
-                    var box = new PixelBox(provenance.BoxX, provenance.BoxY, provenance.BoxWidth, provenance.BoxHeight);
+                    // The box by the same method as the images' (model files pushed before windows were recorded: skipped).
+                    if (provenance.Box(options.BoxMethod) is not PixelBox box) continue;
                     bool hit = PointingGame.Hits(box, original);
                     sourceOnPart[offsets[m] + j] = hit;
                     count++;
@@ -618,7 +619,7 @@ public static class InterpretabilityMeter
         {
             var clock = Stopwatch.StartNew();
             int steps = options.Steps, pixels = size * size;
-            var random = new Random(HashCode.Combine(options.Seed, deletion));
+            var random = new Random(SeedMix.Combine(options.Seed, deletion ? 1 : 0));
             var sum = new double[steps + 1];
             var randomSum = new double[steps + 1];
             int read = 0, scored = 0;

@@ -43,12 +43,14 @@ public static class ChanceCheck
                 causes.Add("the backbone starts from random weights and never trained (no joint epochs): give -Epochs, or load weights with New-ProtoPNet -Weights");
             else if (backbone.Max(g => g.LearningRate) < 1e-3)
                 causes.Add($"the backbone starts from random weights but learns at {backbone.Max(g => g.LearningRate):G3}, a rate meant for ImageNet-pretrained backbones; try -BackboneLearningRate 3e-3");
-            if (options.Phases.Any(p => !p.Trains(ParameterGroup.Backbone) && p.Epochs > 0))
+            // Warm epochs only train on meaningless features when no backbone epochs came before them.
+            int firstLearning = options.Phases.ToList().FindIndex(p => p.Epochs > 0 && p.Trains(ParameterGroup.Backbone));
+            if (options.Phases.Where((p, i) => p.Epochs > 0 && !p.Trains(ParameterGroup.Backbone) && (firstLearning < 0 || i < firstLearning)).Any())
                 causes.Add("warm epochs on a random, frozen backbone train the add-on on features that mean nothing; use -WarmEpochs 0");
         }
         if (Math.Abs(last.CrossEntropy - Math.Log(countPerClass.Count(c => c > 0))) < 0.05)
             causes.Add($"the cross-entropy ({last.CrossEntropy:G3}) is that of a uniform guess: the logits do not depend on the image");
-        if (causes.Count == 0) causes.Add("train longer, or check that the labels match the images");
+        if (causes.Count == 0) causes.Add("too few epochs or images for a backbone that starts from random weights: train longer (-BackboneEpochs, -Epochs), or check that the labels match the images");
         return $"Training ended at chance: training accuracy {last.TrainAccuracy:P1} in the last epoch, where always answering the most frequent class " +
                $"gives {chance:P1}. Likely cause: {string.Join("; ", causes)}.";
     }

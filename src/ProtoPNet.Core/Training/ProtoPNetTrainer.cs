@@ -51,7 +51,7 @@ public static partial class ProtoPNetTrainer
     /// <summary>The visiting order of epoch <paramref name="epoch"/>: a Fisher–Yates shuffle seeded by (seed, epoch), so a resumed run replays it.</summary>
     public static int[] ShuffleOrder(int seed, int epoch, int count)
     {
-        var random = new Random(HashCode.Combine(seed, epoch, 0x5EED));
+        var random = new Random(SeedMix.Combine(seed, epoch, 0x5EED));
         var order = Enumerable.Range(0, count).ToArray();
         for (int i = count - 1; i > 0; i--)
         {

@@ -1,0 +1,92 @@
+# Explanations that point: a model trained from random weights with default settings on a planted-part set (the class
+# is decided by one small key glyph at a random place) must classify it and its top evidence box must land on the key.
+BeforeAll {
+    . (Join-Path $PSScriptRoot '../../scripts/Import-Experiments.ps1')
+    $script:root = Join-Path ([IO.Path]::GetTempPath()) "ptpn-planted-$([guid]::NewGuid().ToString('N'))"
+    # Small enough for the test budget (about 40 s of training on 2 cores), large enough to be learned from scratch.
+    $options = [ProtoPNet.Benchmarks.PlantedPartOptions]@{ ImageSize = 32; ClassCount = 2; TrainPerClass = 300; TestPerClass = 30; GlyphSize = 10; Distractors = 1; Seed = 1 }
+    $script:planted = [ProtoPNet.Benchmarks.PlantedPartSet]::Write($root, $options)
+    $script:train = Import-ProtoPNetDataset $planted.TrainPath
+    $script:test = Import-ProtoPNetDataset $planted.TestPath
+}
+
+AfterAll {
+    Remove-Item -Recurse -Force $root -ErrorAction Ignore
+}
+
+Describe 'Training from random weights with the default settings' {
+    BeforeAll {
+        $script:model = New-ProtoPNet -Backbone smallcnn -ClassName $train.ClassNames -ImageSize 32 -Seed 1 -Name planted
+        $script:epochs = @($model | Start-ProtoPNetTraining -Dataset $train -Seed 1 -WarningVariable trainingWarnings -Verbose 4>&1)
+        $script:trainingWarnings = $trainingWarnings
+        $script:beforePush = ($model | Test-ProtoPNet -Dataset $test).Accuracy
+        $model | Invoke-PrototypePush -Dataset $train | Out-Null
+        $script:afterPush = ($model | Test-ProtoPNet -Dataset $test).Accuracy
+        $model | Optimize-LastLayer -Dataset $train | Out-Null
+    }
+
+    It 'uses the from-scratch recipe: backbone epochs, then warm and joint epochs' {
+        ($epochs | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Contain 'Training defaults: FromScratch (the backbone starts from random weights).'
+        $phases = ($epochs | Where-Object { $_ -is [ProtoPNet.Training.TrainingEpochResult] }).Phase | Select-Object -Unique
+        $phases | Should -Be @('Backbone', 'Warm', 'Joint')
+    }
+
+    It 'learns the task, keeps it through push, and does not warn that it stayed at chance' {
+        $beforePush | Should -BeGreaterOrEqual 0.95
+        # Theorem 2.1 made real: prototypes that sit on real parts move little at push.
+        [math]::Abs($afterPush - $beforePush) | Should -BeLessOrEqual 0.01
+        ($model | Test-ProtoPNet -Dataset $test).Accuracy | Should -BeGreaterOrEqual 0.95
+        $trainingWarnings | Where-Object { "$_" -like 'Training ended at chance*' } | Should -BeNullOrEmpty
+    }
+
+    It 'points at the key glyph with the default (receptive-field) box' {
+        $results = $model | Measure-ProtoPNetInterpretability -Dataset $test -PartsPath $planted.PartsPath -Metric PointingGame
+        $pointing = $results | Where-Object Metric -EQ 'PointingGame'
+        $pointing.Value | Should -BeGreaterOrEqual 0.9
+        $pointing.Value | Should -BeGreaterThan (2 * $pointing.Chance)
+        # The pushed prototypes' source patches lie on key glyphs of their training images.
+        $pointing.PrototypesOnPart | Should -BeGreaterOrEqual 0.9
+        $pointing.PushedPrototypes | Should -Be 20
+    }
+
+    It 'reports the receptive-field box in BoxX… by default and the paper''s box with -BoxMethod Percentile' {
+        $window = Get-Explanation -Model $model -Dataset $test -Index 0, 1, 2 -Top 2
+        $paper = Get-Explanation -Model $model -Dataset $test -Index 0, 1, 2 -Top 2 -BoxMethod Percentile
+        foreach ($row in $window) {
+            $row.BoxMethod | Should -Be 'ReceptiveField'
+            @($row.BoxX, $row.BoxY, $row.BoxWidth, $row.BoxHeight) | Should -Be @($row.ReceptiveFieldX, $row.ReceptiveFieldY, $row.ReceptiveFieldWidth, $row.ReceptiveFieldHeight)
+            $prototype = Get-Prototype -Model $model | Where-Object Index -EQ $row.PrototypeIndex
+            @($row.PrototypeBoxX, $row.PrototypeBoxY, $row.PrototypeBoxWidth, $row.PrototypeBoxHeight) | Should -Be @($prototype.WindowX, $prototype.WindowY, $prototype.WindowWidth, $prototype.WindowHeight)
+        }
+        $paper.BoxMethod | Select-Object -Unique | Should -Be 'Percentile'
+        for ($i = 0; $i -lt $paper.Count; $i++) {
+            $prototype = Get-Prototype -Model $model | Where-Object Index -EQ $paper[$i].PrototypeIndex
+            $paper[$i].PrototypeBoxX | Should -Be $prototype.BoxX
+            # Same evidence, same contributions: only the boxes differ between the methods.
+            $paper[$i].Contribution | Should -Be $window[$i].Contribution
+        }
+    }
+}
+
+Describe 'A run that stays at chance' {
+    It 'ends with a warning that names the likely cause' {
+        if (-not ('TestImages' -as [type])) {
+            Add-Type -Path (Join-Path $PSScriptRoot 'TestImages.cs') -ReferencedAssemblies (Join-Path $PSScriptRoot '../../bin/SixLabors.ImageSharp.dll') -IgnoreWarnings -WarningAction SilentlyContinue
+        }
+        $random = [Random]::new(5)
+        $noise = Join-Path $root 'noise'
+        foreach ($class in 'a', 'b', 'c') {
+            New-Item -ItemType Directory -Force (Join-Path $noise $class) | Out-Null
+        }
+        # Pixels and labels drawn independently: nothing to learn.
+        foreach ($i in 0..47) {
+            $class = 'a', 'b', 'c' | Get-Random -SetSeed ($i + 100)
+            [TestImages]::WritePng((Join-Path $noise "$class/$i.png"), 16, 16, $random.Next(256))
+        }
+        $data = Import-ProtoPNetDataset $noise
+        $model = New-ProtoPNet -Backbone smallcnn -ClassName $data.ClassNames -ImageSize 16 -PrototypesPerClass 2 -Seed 1
+        $model | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 1 -Epochs 0 -BatchSize 16 -Seed 1 -WarningVariable w -WarningAction SilentlyContinue | Out-Null
+        $w | Where-Object { "$_" -like 'Training ended at chance*' } | Should -Not -BeNullOrEmpty
+        "$($w | Where-Object { "$_" -like 'Training ended at chance*' })" | Should -Match 'Likely cause: .*never trained'
+    }
+}
