@@ -21,14 +21,14 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
     [Parameter] public ImageDataset? ValidationDataset { get; set; }
 
     /// <summary>
-    /// Epochs that pretrain the backbone as a plain classifier (average pool + linear head) before the warm epochs.
-    /// Default: 6 when the backbone starts from random weights and neither -WarmEpochs nor -Epochs is given; otherwise 0.
+    /// Epochs that pretrain the backbone as a max-pooled linear classifier before the warm epochs.
+    /// Default: 3 when the backbone starts from random weights and neither -WarmEpochs nor -Epochs is given; otherwise 0.
     /// </summary>
     [Parameter] [ValidateRange(0, 100000)] public int? BackboneEpochs { get; set; }
 
     /// <summary>
-    /// Epochs with the backbone frozen. Default: 5 (the authors') when the backbone holds learned weights, 0 when it starts
-    /// from random weights (a frozen random backbone gives the add-on nothing to learn from).
+    /// Epochs with the backbone frozen. Default: 5 (the authors') when the backbone holds learned weights, 10 when it starts
+    /// from random weights (after the backbone epochs, which give the warm phase learned features to fit).
     /// </summary>
     [Parameter] [ValidateRange(0, 100000)] public int? WarmEpochs { get; set; }
 

@@ -6,7 +6,7 @@ using static TorchSharp.torch.nn;
 namespace ProtoPNet.Training;
 
 /// <summary>
-/// A linear classifier over the average-pooled backbone features, trained beside the ProtoPNet head while the backbone
+/// A linear classifier over the max-pooled backbone features, trained beside the ProtoPNet head while the backbone
 /// learns from scratch (<see cref="TrainingOptions.AuxiliaryHead"/>), and thrown away afterwards: it gives every latent
 /// patch a gradient, where the prototype layer's min-pool gives one patch per prototype.
 /// </summary>
@@ -31,10 +31,13 @@ internal sealed class AuxiliaryHead : IDisposable
 
     public Parameter[] Parameters => [linear.weight!, linear.bias!];
 
-    /// <summary>Logits [N, K] of the pooled head on backbone features [N, C, H, W].</summary>
+    /// <summary>Logits [N, K] of the pooled head on backbone features [N, C, H, W]: global max pool, then linear.</summary>
     public Tensor Logits(Tensor features)
     {
-        using var pooled = features.mean([2, 3]);
+        // Max, not average: on a task decided by a small part, an average over the grid dilutes the few cells that see it
+        // (a 64-px planted-part set: 47 % training accuracy after 6 epochs with the average, 100 % after 3 with the max),
+        // and the max passes the gradient to the cell that fired, as the prototype layer's min-pool does.
+        using var pooled = features.amax([2, 3]);
         return linear.forward(pooled);
     }
 

@@ -39,15 +39,15 @@ public sealed record TrainingDefaults
     };
 
     /// <summary>
-    /// A randomly initialised backbone: it first learns as a plain classifier's (average pool + linear head, 3e-3), because
+    /// A randomly initialised backbone: it first learns as a plain classifier's (global max pool + linear head, 3e-3), because
     /// the prototype layer's min-pool gives it a learning signal through one patch per prototype and image and a frozen
     /// random backbone gives the warm phase nothing to fit; then the authors' warm and joint phases on learned features.
     /// </summary>
     public static TrainingDefaults FromScratch { get; } = new()
     {
         Name = "FromScratch",
-        BackboneEpochs = 6,
-        WarmEpochs = 2,
+        BackboneEpochs = 3,
+        WarmEpochs = 10,
         Epochs = 4,
         BatchSize = 32,
         BackboneLearningRate = 1e-3,

@@ -17,7 +17,7 @@ public sealed record TrainingPhase
     public double Gamma { get; init; } = 0.1;
 
     /// <summary>
-    /// The phase trains the backbone through the auxiliary pooled head alone (average pool + linear, cross-entropy):
+    /// The phase trains the backbone through the auxiliary pooled head alone (global max pool + linear, cross-entropy):
     /// a plain classifier's training that gives a randomly initialised backbone the learned features the ProtoPNet
     /// phases assume. The ProtoPNet head does not take part and validation is skipped.
     /// </summary>
@@ -85,7 +85,7 @@ public sealed record TrainingOptions
     public Data.ImageAugmentation? Augmentation { get; init; }
     public int EvaluationBatchSize { get; init; } = 100;
     /// <summary>
-    /// Weight of an auxiliary cross-entropy on a linear head over the average-pooled backbone features, in every phase
+    /// Weight of an auxiliary cross-entropy on a linear head over the max-pooled backbone features, in every phase
     /// that trains the backbone; 0 for none (the authors'). A ProtoPNet head passes gradient to the backbone through one
     /// patch per prototype and image, scaled by the log similarity's slope, so a randomly initialised backbone learns
     /// slowly from it; the pooled head gives every patch a learning signal. It only shapes training: it is discarded
