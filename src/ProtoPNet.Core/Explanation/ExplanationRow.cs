@@ -3,7 +3,7 @@ namespace ProtoPNet.Explanation;
 /// <summary>
 /// One piece of evidence for one image: "this part of the image (Box) looks like that prototype (PrototypeImage,
 /// PrototypeBox) with Similarity; times Weight that adds Contribution points to the class". Every property is a
-/// scalar so that Export-Csv writes it as it is. The names up to PrototypeBoxHeight are fixed by DESIGN §2.
+/// scalar so that Export-Csv writes it as it is. The names up to PrototypeBoxHeight are fixed (docs/architecture.md, "Fixed output property names").
 /// </summary>
 public sealed class ExplanationRow
 {
@@ -43,7 +43,7 @@ public sealed class ExplanationRow
     public int? PrototypeBoxWidth { get; init; }
     public int? PrototypeBoxHeight { get; init; }
 
-    // Beyond DESIGN §2.
+    // Beyond the fixed names.
     /// <summary>
     /// The image's index (0-based), to group rows per image: for data set items their index in the data set (with
     /// -Index or -ShardIndex too, so shard outputs merge by it); for files the position in the input.

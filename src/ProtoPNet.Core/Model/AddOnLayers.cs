@@ -3,7 +3,7 @@ using static TorchSharp.torch.nn;
 
 namespace ProtoPNet.Model;
 
-/// <summary>The 1×1 convolutions between backbone and prototypes (DESIGN §3), named as in the authors' code.</summary>
+/// <summary>The 1×1 convolutions between backbone and prototypes (docs/algorithm.md, section 1), named as in the authors' code.</summary>
 public static class AddOnLayers
 {
     public static Sequential Create(AddOnKind kind, int inChannels, int depth) => kind switch
