@@ -58,8 +58,12 @@ public static class ProtoPNetLoss
         var separation = MaskedMin(minDistances, own.logical_not()).mean();
         var wrongConnections = 1 - prototypeClassIdentity.t();
         var l1 = (lastLayerWeight * wrongConnections).abs().sum();
-        var total = coefficients.CrossEntropy * crossEntropy + coefficients.Cluster * cluster
-                    + coefficients.Separation * separation + coefficients.L1 * l1;
+        // Scalars held for the whole expression: an implicit double→Scalar temporary can be finalized while libtorch
+        // still reads it (seen as "Expected false to be true … toDouble" from mul_Scalar in long training runs).
+        using Scalar ceScale = coefficients.CrossEntropy, clusterScale = coefficients.Cluster,
+            separationScale = coefficients.Separation, l1Scale = coefficients.L1;
+        var total = crossEntropy * ceScale + cluster * clusterScale + separation * separationScale + l1 * l1Scale;
+        GC.KeepAlive(ceScale); GC.KeepAlive(clusterScale); GC.KeepAlive(separationScale); GC.KeepAlive(l1Scale);
         return new LossTerms
         {
             Total = total.MoveToOuterDisposeScope(),
