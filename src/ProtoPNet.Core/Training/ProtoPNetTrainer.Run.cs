@@ -238,10 +238,7 @@ public static partial class ProtoPNetTrainer
                 labels.Dispose();
                 output.Dispose();
 
-                double rate = seen / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-                long remainingImages = (order.Length - seen) + (long)(totalEpochs - epoch) * order.Length;
-                callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, batchNumber, batchCount, rate,
-                    TimeSpan.FromSeconds(remainingImages / Math.Max(1e-9, rate)), "Training"));
+                ReportBatch(epoch, phase, batchNumber, batchCount, seen, order.Length, clock);
                 cancel.ThrowIfCancellationRequested();
             }
 
@@ -281,6 +278,15 @@ public static partial class ProtoPNetTrainer
             };
         }
 
+        /// <summary>Progress after a training batch: images/s so far and the time left over this and the remaining epochs.</summary>
+        private void ReportBatch(int epoch, TrainingPhase phase, int batchNumber, int batchCount, long seen, int epochImages, Stopwatch clock)
+        {
+            double rate = seen / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+            long remainingImages = (epochImages - seen) + (long)(totalEpochs - epoch) * epochImages;
+            callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, batchNumber, batchCount, rate,
+                TimeSpan.FromSeconds(remainingImages / Math.Max(1e-9, rate)), "Training"));
+        }
+
         /// <summary>An epoch of a <see cref="TrainingPhase.PooledHead"/> phase: the backbone learns as a plain classifier's.</summary>
         private TrainingEpochResult RunPooledEpoch(int epoch, TrainingPhase phase, Adam optimizer)
         {
@@ -311,10 +317,7 @@ public static partial class ProtoPNetTrainer
                 loss += value * size;
                 images.Dispose();
                 labels.Dispose();
-                double rate = seen / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-                long remainingImages = (order.Length - seen) + (long)(totalEpochs - epoch) * order.Length;
-                callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, batchNumber, batchCount, rate,
-                    TimeSpan.FromSeconds(remainingImages / Math.Max(1e-9, rate)), "Training"));
+                ReportBatch(epoch, phase, batchNumber, batchCount, seen, order.Length, clock);
                 cancel.ThrowIfCancellationRequested();
             }
             double seconds = clock.Elapsed.TotalSeconds, n = Math.Max(1, seen);
