@@ -5,7 +5,8 @@ using TorchSharp;
 namespace ProtoPNet.Model;
 
 /// <summary>
-/// Settings of libtorch's global context that TorchSharp does not expose, applied once when this assembly is first used.
+/// Settings of libtorch's global context that TorchSharp does not expose, and of the C allocator under it
+/// (<see cref="NativeAllocator"/>), applied once when this assembly is first used.
 /// <para>NNPACK: libtorch's convolution asks NNPACK first on every call; on a CPU NNPACK does not support it fails and
 /// prints "Could not initialize NNPACK! Reason: Unsupported hardware." to stderr, twice per inference batch. Turning the
 /// NNPACK path off (what PyTorch's <c>torch.backends.nnpack.set_flags(False)</c> does) sends the convolutions straight to
@@ -35,6 +36,7 @@ public static class NativeTorch
     public static void Initialize()
     {
         if (Interlocked.Exchange(ref initialized, 1) == 1) return;
+        NativeAllocator.Configure();
         try
         {
             NnpackDisabled = DisableNnpack();
