@@ -10,8 +10,11 @@
     Speed: joint / warm / inference images/s; push seconds per 1,000 images with and without rendering; the whole
     last-layer stage (similarity vectors + exact solve) against the authors' 20 passes; a plain resnet18 + linear head
     train step and inference. -Accuracy adds the accuracy schedule (2 warm + 3 joint epochs, push, last layer — ours and
-    the authors' 5 Adam passes) and the plain-head baseline (5 epochs). -LargePrototypesPerClass repeats the speed
-    figures with 200 prototypes per class (2,000, the CUB count); 0 skips them.
+    the authors' 5 Adam passes; the authors' rates, -WarmBatchNorm Frozen or Train) and the plain-head baseline
+    (5 epochs). -LargePrototypesPerClass repeats the speed figures with 200 prototypes per class (2,000, the CUB count)
+    on the first -LargeTrainCount training images; 0 skips them.
+    Every speed figure is the median of -Repeats interleaved rounds (each round measures every figure once), printed
+    with its min and max and the load average at start and end.
     The authors' figures are constants below, copied from the reference README; ratios are ours / theirs for speeds and
     theirs / ours for times. Run it alone: two torch processes on 2 cores slow each other down many times over.
 .EXAMPLE
@@ -26,8 +29,12 @@ param(
     [int] $TestCount = 10000,
     [int] $PrototypesPerClass = 10,
     [int] $LargePrototypesPerClass = 200,
+    # Training images for the 2,000-prototype figures (speeds are per image; the last-layer comparison scales with the count).
+    [int] $LargeTrainCount = 3000,
     [int] $Threads = 2,
-    [switch] $Accuracy
+    [ValidateRange(1, 20)] [int] $Repeats = 3,
+    [switch] $Accuracy,
+    [ValidateSet('Frozen', 'Train')] [string] $WarmBatchNorm = 'Frozen'
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the module and the experiment assembly (bin/experiments)
@@ -64,8 +71,8 @@ function New-Model([int] $perClass) { New-ProtoPNet -Backbone resnet18 -ClassNam
 function Measure-Seconds([scriptblock] $work) { $sw = [Diagnostics.Stopwatch]::StartNew(); $null = & $work; $sw.Elapsed.TotalSeconds }
 
 # Speed of the three stages with $perClass prototypes per class.
-function Measure-Stages([int] $perClass, [hashtable] $theirs) {
-    $r = [ordered]@{ Prototypes = 10 * $perClass }
+function Measure-Stages([int] $perClass, $train) {
+    $r = [ordered]@{ Prototypes = 10 * $perClass; TrainImages = $train.Count }
     $model = New-Model $perClass
     # Warm: the frozen backbone's output is computed once, then every warm epoch reuses it.
     $wall = Measure-Seconds { $script:warm = @($model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 2 -Epochs 0 -BatchSize 64 -Seed 1) }
@@ -103,40 +110,48 @@ function Measure-Stages([int] $perClass, [hashtable] $theirs) {
     $r.LastLayerSeconds = [math]::Round($last.Seconds, 2)
     $r.LastLayerSolveSeconds = [math]::Round($last.SolveSeconds, 2)
     $r.LastLayerIterations = $last.Iterations
-    $r.LastLayerConverged = $last.Converged
-    $authorsLastLayer = 20 * $train.Count / $theirs.LastLayerPass
-    $r.Ratios = [ordered]@{
-        Joint = [math]::Round($r.JointImagesPerSecond / $theirs.Joint, 2)
-        Warm = [math]::Round($r.WarmImagesPerSecond / $theirs.Warm, 2)
-        Inference = [math]::Round($r.InferenceImagesPerSecond / $theirs.Inference, 2)
-        Push = [math]::Round($theirs.Push / $r.PushSecondsPer1000, 2)
-        PushRendered = [math]::Round($theirs.PushRendered / $r.PushRenderedSecondsPer1000, 2)
-        PushShortlist = [math]::Round($theirs.Push / $r.PushShortlistSecondsPer1000, 2)
-        PushShortlistRendered = [math]::Round($theirs.PushRendered / $r.PushShortlistRenderedSecondsPer1000, 2)
-        LastLayerStage = [math]::Round($authorsLastLayer / $r.LastLayerSeconds, 2)
-    }
+    $r.LastLayerConverged = [int]$last.Converged
     $r.PushOverInference = [math]::Round($r.PushSecondsPer1000 / (1000 / $r.InferenceImagesPerSecond), 2)
     $model.Dispose()
     $r
 }
 
-$result = [ordered]@{ Backbone = 'resnet18'; ImageSize = $ImageSize; TrainImages = $train.Count; TestImages = $test.Count; Threads = $Threads }
-$result.Small = Measure-Stages $PrototypesPerClass $authors[100]
+function Get-Median([double[]] $values) {
+    $sorted = [double[]]($values | Sort-Object); $n = $sorted.Count
+    if ($n % 2) { $sorted[($n - 1) / 2] } else { ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2 }
+}
+# Median, min and max of one figure over the repeats.
+function Get-Spread([object[]] $runs, [string] $name) {
+    $values = [double[]]@($runs | ForEach-Object { $_[$name] })
+    [pscustomobject]@{ Median = Get-Median $values; Min = ($values | Measure-Object -Minimum).Minimum; Max = ($values | Measure-Object -Maximum).Maximum }
+}
 
-# The same backbone as a plain classifier (average pool + linear head): train step and inference speed.
-$plain = [ProtoPNet.Benchmarks.PlainClassifier]::Train('resnet18', $ImageSize, $train, $null,
-    [ProtoPNet.Benchmarks.PlainClassifierOptions]@{ Epochs = 1; MaxSeconds = 10; BatchSize = 64 }, $null, $none)
-$result.PlainTrainImagesPerSecond = [math]::Round($plain.Epochs[0].Images / $plain.Epochs[0].Seconds, 1)
-$sw = [Diagnostics.Stopwatch]::StartNew(); $null = $plain.Accuracy($test, 100)
-$result.PlainInferenceImagesPerSecond = [math]::Round($test.Count / $sw.Elapsed.TotalSeconds, 1)
-$plain.Dispose()
-$result.JointStepOverPlainStep = [math]::Round($result.PlainTrainImagesPerSecond / $result.Small.JointImagesPerSecond, 3)
-
-if ($LargePrototypesPerClass -gt 0) { $result.Large = Measure-Stages $LargePrototypesPerClass $authors[2000] }
+$loadAtStart = (Get-Content /proc/loadavg) -replace ' \S+ \S+$'
+$result = [ordered]@{ Backbone = 'resnet18'; ImageSize = $ImageSize; TrainImages = $train.Count; TestImages = $test.Count; Threads = $Threads; Repeats = $Repeats }
+# With 2,000 prototypes the joint epoch runs at a fifth of the speed: its figures come from the first -LargeTrainCount images.
+$largeTrain = if ($LargeTrainCount -lt $train.Count) { New-FashionDataset 'fashion-train-subset-large' 'train' ([int[]]@($subset | Select-Object -First $LargeTrainCount)) } else { $train }
+$small = @(); $large = @(); $plainRuns = @()
+# Interleaved repeats: every figure once per round, so a slow spell of the machine touches every figure alike.
+for ($round = 1; $round -le $Repeats; $round++) {
+    Write-Host "Round $round of $Repeats (load $((Get-Content /proc/loadavg) -replace ' \S+ \S+$'))"
+    $small += Measure-Stages $PrototypesPerClass $train
+    # The same backbone as a plain classifier (average pool + linear head): train step and inference speed.
+    $plain = [ProtoPNet.Benchmarks.PlainClassifier]::Train('resnet18', $ImageSize, $train, $null,
+        [ProtoPNet.Benchmarks.PlainClassifierOptions]@{ Epochs = 1; MaxSeconds = 20; BatchSize = 64 }, $null, $none)
+    $p = [ordered]@{ PlainTrainImagesPerSecond = $plain.Epochs[0].Images / $plain.Epochs[0].Seconds }
+    $sw = [Diagnostics.Stopwatch]::StartNew(); $null = $plain.Accuracy($test, 100)
+    $p.PlainInferenceImagesPerSecond = $test.Count / $sw.Elapsed.TotalSeconds
+    $plain.Dispose()
+    $plainRuns += $p
+    if ($LargePrototypesPerClass -gt 0) { $large += Measure-Stages $LargePrototypesPerClass $largeTrain }
+}
+$result.Small = $small; $result.Large = $large; $result.Plain = $plainRuns
 
 if ($Accuracy) {
+    # The authors' reference schedule with the authors' rates (a random backbone would otherwise get the from-scratch recipe's).
     $m = New-Model $PrototypesPerClass
-    $null = $m | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 2 -Epochs 3 -BatchSize 64 -Seed 1
+    $null = $m | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 2 -Epochs 3 -BatchSize 64 -Seed 1 -BackboneLearningRate 1e-4 -StepSize 5 -WarmBatchNorm $WarmBatchNorm
+    $result.WarmBatchNorm = $WarmBatchNorm
     $result.TestAccuracyBeforePush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
     $null = $m | Invoke-PrototypePush -Dataset $train -BatchSize 75
     $result.TestAccuracyAfterPush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
@@ -156,27 +171,45 @@ if ($Accuracy) {
     $result.PlainHeadTestAccuracy = $baseline.Accuracy($test, 100)
     $baseline.Dispose()
 }
+$result.LoadAverage = "$loadAtStart at start, $((Get-Content /proc/loadavg) -replace ' \S+ \S+$') at the end"
 
-# Our figures beside the authors'.
-$rows = foreach ($size in @('Small', 'Large')) {
-    if (-not $result.Contains($size)) { continue }
-    $r = $result[$size]; $t = $authors[[int]$r.Prototypes]
-    [pscustomobject]@{ Figure = "joint training, img/s"; Prototypes = $r.Prototypes; Ours = $r.JointImagesPerSecond; Authors = $t.Joint; Ratio = $r.Ratios.Joint }
-    [pscustomobject]@{ Figure = "warm training (5 epochs), img/s"; Prototypes = $r.Prototypes; Ours = $r.WarmImagesPerSecond; Authors = $t.Warm; Ratio = $r.Ratios.Warm }
-    [pscustomobject]@{ Figure = "inference, img/s"; Prototypes = $r.Prototypes; Ours = $r.InferenceImagesPerSecond; Authors = $t.Inference; Ratio = $r.Ratios.Inference }
-    [pscustomobject]@{ Figure = "push, s/1000 img"; Prototypes = $r.Prototypes; Ours = $r.PushSecondsPer1000; Authors = $t.Push; Ratio = $r.Ratios.Push }
-    [pscustomobject]@{ Figure = "push rendered, s/1000 img"; Prototypes = $r.Prototypes; Ours = $r.PushRenderedSecondsPer1000; Authors = $t.PushRendered; Ratio = $r.Ratios.PushRendered }
-    [pscustomobject]@{ Figure = "push -Search Shortlist, s/1000 img ($($r.ShortlistSamePatches) of $($r.Prototypes) patches as exact)"; Prototypes = $r.Prototypes; Ours = $r.PushShortlistSecondsPer1000; Authors = $t.Push; Ratio = $r.Ratios.PushShortlist }
-    [pscustomobject]@{ Figure = "push -Search Shortlist rendered, s/1000 img"; Prototypes = $r.Prototypes; Ours = $r.PushShortlistRenderedSecondsPer1000; Authors = $t.PushRendered; Ratio = $r.Ratios.PushShortlistRendered }
-    [pscustomobject]@{ Figure = "last-layer stage, s"; Prototypes = $r.Prototypes; Ours = $r.LastLayerSeconds; Authors = [math]::Round(20 * $train.Count / $t.LastLayerPass, 1); Ratio = $r.Ratios.LastLayerStage }
+# Our figures beside the authors': median (min–max) over the repeats; ratios of medians, > 1 means we are faster.
+function Row([string] $figure, [int] $prototypes, [object[]] $runs, [string] $name, [double] $theirs, [switch] $Time, [int] $digits = 1) {
+    $s = Get-Spread $runs $name
+    [pscustomobject]@{
+        Figure = $figure; Prototypes = $prototypes
+        Ours = [math]::Round($s.Median, $digits); Min = [math]::Round($s.Min, $digits); Max = [math]::Round($s.Max, $digits)
+        Authors = $theirs
+        Ratio = if ($theirs -gt 0) { [math]::Round($(if ($Time) { $theirs / $s.Median } else { $s.Median / $theirs }), 2) } else { $null }
+    }
 }
+$rows = foreach ($runs in @($small, $large)) {
+    if ($runs.Count -eq 0) { continue }
+    $n = [int]$runs[0].Prototypes; $t = $authors[$n]; $count = [int]$runs[0].TrainImages
+    Row 'joint training, img/s' $n $runs JointImagesPerSecond $t.Joint
+    Row 'warm training (5 epochs), img/s' $n $runs WarmImagesPerSecond $t.Warm
+    Row 'inference, img/s' $n $runs InferenceImagesPerSecond $t.Inference
+    Row 'push, s/1000 img' $n $runs PushSecondsPer1000 $t.Push -Time -digits 2
+    Row 'push rendered, s/1000 img' $n $runs PushRenderedSecondsPer1000 $t.PushRendered -Time -digits 2
+    Row 'push -Search Shortlist, s/1000 img' $n $runs PushShortlistSecondsPer1000 $t.Push -Time -digits 2
+    Row 'push -Search Shortlist rendered, s/1000 img' $n $runs PushShortlistRenderedSecondsPer1000 $t.PushRendered -Time -digits 2
+    Row "last-layer stage ($count images), s" $n $runs LastLayerSeconds ([math]::Round(20 * $count / $t.LastLayerPass, 1)) -Time
+    Row 'last-layer Newton iterations' $n $runs LastLayerIterations 0 -digits 0
+    Row 'last layer converged (1 = yes)' $n $runs LastLayerConverged 0 -digits 0
+}
+$rows += Row 'plain resnet18 + linear head, train img/s' 0 $plainRuns PlainTrainImagesPerSecond $authors[100].PlainTrain
+$rows += Row 'plain resnet18 + linear head, inference img/s' 0 $plainRuns PlainInferenceImagesPerSecond $authors[100].PlainInference
+$plainMedian = (Get-Spread $plainRuns PlainTrainImagesPerSecond).Median
+$result.JointStepOverPlainStep = [math]::Round($plainMedian / (Get-Spread $small JointImagesPerSecond).Median, 3)
 if ($Accuracy) {
     $a = $authors.Accuracy
-    $rows += [pscustomobject]@{ Figure = 'test accuracy before push'; Prototypes = 100; Ours = $result.TestAccuracyBeforePush; Authors = $a.BeforePush; Ratio = $null }
-    $rows += [pscustomobject]@{ Figure = 'test accuracy after push'; Prototypes = 100; Ours = $result.TestAccuracyAfterPush; Authors = $a.AfterPush; Ratio = $null }
-    $rows += [pscustomobject]@{ Figure = 'test accuracy after last layer (exact)'; Prototypes = 100; Ours = $result.TestAccuracyAfterLastLayer; Authors = $a.AfterLastLayer; Ratio = $null }
-    $rows += [pscustomobject]@{ Figure = 'test accuracy after 5 Adam passes'; Prototypes = 100; Ours = $result.TestAccuracyAfterLastLayerAdam5; Authors = $a.AfterLastLayer; Ratio = $null }
-    $rows += [pscustomobject]@{ Figure = 'plain head, 5 epochs'; Prototypes = 0; Ours = $result.PlainHeadTestAccuracy; Authors = $a.Plain; Ratio = $null }
+    function AccuracyRow([string] $figure, [double] $ours, [double] $theirs) { [pscustomobject]@{ Figure = $figure; Prototypes = 100; Ours = $ours; Min = $null; Max = $null; Authors = $theirs; Ratio = $null } }
+    $rows += AccuracyRow "test accuracy before push (warm BatchNorm $WarmBatchNorm)" $result.TestAccuracyBeforePush $a.BeforePush
+    $rows += AccuracyRow 'test accuracy after push' $result.TestAccuracyAfterPush $a.AfterPush
+    $rows += AccuracyRow 'test accuracy after last layer (exact)' $result.TestAccuracyAfterLastLayer $a.AfterLastLayer
+    $rows += AccuracyRow 'test accuracy after 5 Adam passes' $result.TestAccuracyAfterLastLayerAdam5 $a.AfterLastLayer
+    $rows += AccuracyRow 'plain head, 5 epochs' $result.PlainHeadTestAccuracy $a.Plain
 }
 $rows | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
-[pscustomobject]$result | ConvertTo-Json -Depth 4
+Write-Host ("ProtoPNet joint step over the plain step: {0}×; load average {1}" -f $result.JointStepOverPlainStep, $result.LoadAverage)
+[pscustomobject]$result | ConvertTo-Json -Depth 5

@@ -70,6 +70,13 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
     [Parameter] [Alias("CheckpointPath")] public string? CheckpointDirectory { get; set; }
     [Parameter] public SwitchParameter Resume { get; set; }
 
+    /// <summary>
+    /// BatchNorm of the frozen backbone in warm epochs: Frozen (eval mode, running statistics kept, features cached) or
+    /// Train (the authors' code: batch statistics, running statistics follow the data, no feature cache). Default: the
+    /// recipe's for this backbone (TrainingDefaults).
+    /// </summary>
+    [Parameter] public WarmBatchNorm? WarmBatchNorm { get; set; }
+
     /// <summary>Recompute the frozen backbone's output every warm epoch instead of caching it.</summary>
     [Parameter] public SwitchParameter NoFeatureCache { get; set; }
 
@@ -121,6 +128,7 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
             FeatureCacheBytes = NoFeatureCache ? 0 : new TrainingOptions { Phases = phases }.FeatureCacheBytes,
             Augmentation = Augment ? ImageAugmentation.Authors : null,
             AuxiliaryHead = AuxiliaryHeadCoefficient ?? defaults.AuxiliaryHead,
+            WarmBatchNorm = WarmBatchNorm ?? defaults.WarmBatchNorm,
         };
         var progress = new ProgressReporter(this, $"Training {Model.Name}");
         var callbacks = new TrainingCallbacks

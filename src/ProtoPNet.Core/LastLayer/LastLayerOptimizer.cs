@@ -8,9 +8,10 @@ using static TorchSharp.torch;
 
 namespace ProtoPNet.LastLayer;
 
-/// <summary>Newton: proximal Newton, the exact solve (default). Fista: accelerated proximal gradient, also exact but slow on
-/// ill-conditioned similarity vectors. Adam: the authors' passes, for comparison (no optimality guarantee).</summary>
-public enum LastLayerMethod { Newton, Fista, Adam }
+/// <summary>Newton: proximal Newton, the exact solve (default; beyond its dense-Hessian limit it runs OwlQn). Fista: accelerated
+/// proximal gradient, also exact but slow on ill-conditioned similarity vectors. Adam: the authors' passes, for comparison (no
+/// optimality guarantee). OwlQn: orthant-wise limited-memory quasi-Newton, exact, for any size.</summary>
+public enum LastLayerMethod { Newton, Fista, Adam, OwlQn }
 
 public sealed record LastLayerOptions
 {
@@ -89,6 +90,7 @@ public static class LastLayerOptimizer
                 SolveResult solved = options.Method switch
                 {
                     LastLayerMethod.Newton => LastLayerSolver.Newton(similarities, labels, mask, initial, options.Lambda, options.Tolerance, options.MaxIterations, report, cancel),
+                    LastLayerMethod.OwlQn => LastLayerSolver.OwlQn(similarities, labels, mask, initial, options.Lambda, options.Tolerance, options.MaxIterations, report, cancel),
                     LastLayerMethod.Fista => LastLayerSolver.Fista(similarities, labels, mask, initial, options.Lambda, options.Tolerance, options.MaxIterations, report, cancel),
                     _ => AdamPasses(similarities, labels, mask, initial, options, progress, cancel),
                 };

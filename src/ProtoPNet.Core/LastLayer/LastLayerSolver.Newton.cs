@@ -7,7 +7,7 @@ namespace ProtoPNet.LastLayer;
 public static partial class LastLayerSolver
 {
     /// <summary>Above this many weights (K·m) the dense Hessian is too large (4,096² doubles = 128 MB) and
-    /// <see cref="Newton"/> falls back to <see cref="Fista"/>.</summary>
+    /// <see cref="Newton"/> runs <see cref="OwlQn"/> instead.</summary>
     public const int MaxNewtonVariables = 4096;
 
     /// <summary>
@@ -16,8 +16,8 @@ public static partial class LastLayerSolver
     /// quadratic model min_d gᵀd + ½dᵀHd + λ‖(W + d)⊙mask‖₁ solved by coordinate descent alternated with exact linear solves
     /// on its sign pattern, then a backtracking (Armijo) line
     /// search on the true objective along d. Stops when <see cref="Optimality"/> ≤ <paramref name="tolerance"/>, checked with
-    /// the exact gradient. Beyond <see cref="MaxNewtonVariables"/> weights it runs <see cref="Fista"/> instead (Method
-    /// "Fista" in the result).
+    /// the exact gradient. Beyond <see cref="MaxNewtonVariables"/> weights it runs <see cref="OwlQn"/> instead (Method
+    /// "OwlQn" in the result).
     /// </summary>
     /// <remarks>The Hessian is formed from every vector. One from a random subset misses some of the few images that a
     /// pushed prototype lights up most — its own source patch gives the largest similarity of all — and the solve then
@@ -28,7 +28,7 @@ public static partial class LastLayerSolver
         long classes = initial.shape[0], prototypes = initial.shape[1];
         int size = checked((int)(classes * prototypes));
         if (size > MaxNewtonVariables)
-            return Fista(similarities, labels, wrongClassMask, initial, lambda, tolerance, maxIterations, progress, cancel);
+            return OwlQn(similarities, labels, wrongClassMask, initial, lambda, tolerance, maxIterations, progress, cancel);
         using var noGrad = torch.no_grad();
         using var outer = NewDisposeScope();
         var s = similarities.to(ScalarType.Float64);

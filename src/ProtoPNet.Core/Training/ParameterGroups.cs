@@ -31,12 +31,12 @@ public static class ParameterGroups
     }
 
     /// <summary>
-    /// Puts the network in training mode except for a frozen backbone, which stays in eval mode so that
-    /// its BatchNorm running statistics do not move (the authors' code lets them drift during warm epochs).
+    /// Puts the network in training mode, the backbone too unless <paramref name="backboneInTrainMode"/> is false: a frozen
+    /// backbone in eval mode keeps its BatchNorm running statistics and normalizes with them (<see cref="WarmBatchNorm"/>).
     /// </summary>
-    public static void SetTrainingMode(ProtoPNetNetwork network, bool backboneTrains)
+    public static void SetTrainingMode(ProtoPNetNetwork network, bool backboneInTrainMode)
     {
         network.train();
-        if (!backboneTrains) network.Backbone.eval();
+        if (!backboneInTrainMode) network.Backbone.eval();
     }
 }

@@ -171,8 +171,9 @@ public static partial class ProtoPNetTrainer
                 var rates = phase.Groups.Select(x => x.LearningRate).Append(phase.Groups.FirstOrDefault(x => x.Group == ParameterGroup.Backbone)?.LearningRate ?? 0).ToArray();
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[g++] * factor;
 
-                // A frozen backbone's output is reused across epochs only when the images do not change between them.
-                if (!backboneTrains && cache is null && options.Augmentation is null) cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, Report(epoch, phase), cancel);
+                // A frozen backbone's output is reused across epochs only when the images do not change between them
+                // and its BatchNorm normalizes with fixed statistics.
+                if (!backboneTrains && cache is null && options.Augmentation is null && options.WarmBatchNorm == WarmBatchNorm.Frozen) cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, Report(epoch, phase), cancel);
                 var result = phase.PooledHead ? RunPooledEpoch(epoch, phase, optimizer) : RunEpoch(epoch, phase, optimizer, backboneTrains);
                 completed = epoch;
                 results.Add(result);
@@ -187,7 +188,7 @@ public static partial class ProtoPNetTrainer
         private TrainingEpochResult RunEpoch(int epoch, TrainingPhase phase, Adam optimizer, bool backboneTrains)
         {
             var clock = Stopwatch.StartNew();
-            ParameterGroups.SetTrainingMode(network, backboneTrains);
+            ParameterGroups.SetTrainingMode(network, backboneInTrainMode: backboneTrains || options.WarmBatchNorm == WarmBatchNorm.Train);
             var order = ShuffleOrder(seed, epoch, train.Count);
             reader.PassesRead = epoch - 1; // this epoch's images are augmented as pass `epoch`, resumed or not
             if (cache is not null) order = order.Where(cache.Contains).ToArray();
@@ -291,7 +292,7 @@ public static partial class ProtoPNetTrainer
         private TrainingEpochResult RunPooledEpoch(int epoch, TrainingPhase phase, Adam optimizer)
         {
             var clock = Stopwatch.StartNew();
-            ParameterGroups.SetTrainingMode(network, backboneTrains: true);
+            ParameterGroups.SetTrainingMode(network, backboneInTrainMode: true);
             var order = ShuffleOrder(seed, epoch, train.Count);
             reader.PassesRead = epoch - 1;
             int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;

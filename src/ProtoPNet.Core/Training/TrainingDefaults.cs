@@ -26,6 +26,8 @@ public sealed record TrainingDefaults
     public double SeparationCoefficient { get; init; } = -0.08;
     /// <summary>Weight of the auxiliary pooled head's cross-entropy (<see cref="TrainingOptions.AuxiliaryHead"/>); 0 = off.</summary>
     public double AuxiliaryHead { get; init; }
+    /// <summary>BatchNorm of the frozen backbone in warm epochs (see <see cref="Training.WarmBatchNorm"/>).</summary>
+    public WarmBatchNorm WarmBatchNorm { get; init; } = WarmBatchNorm.Frozen;
 
     /// <summary>The authors' settings for an ImageNet-pretrained backbone: 5 warm epochs, then joint at 1e-4 with StepLR(5, 0.1), batch 80.</summary>
     public static TrainingDefaults Pretrained { get; } = new()

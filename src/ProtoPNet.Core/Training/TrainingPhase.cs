@@ -78,6 +78,8 @@ public sealed record TrainingOptions
     /// its output is computed once and reused for every frozen epoch when it fits in this many bytes.
     /// </summary>
     public long FeatureCacheBytes { get; init; } = 2L << 30;
+    /// <summary>BatchNorm of the backbone in phases that freeze it; <see cref="Training.WarmBatchNorm.Train"/> turns the feature cache off.</summary>
+    public WarmBatchNorm WarmBatchNorm { get; init; } = WarmBatchNorm.Frozen;
     /// <summary>
     /// Online augmentation of every training image read (the authors' transforms, one at random, then a random flip);
     /// null for none. Seeded by (seed, epoch, item), so runs and resumed runs repeat exactly. Disables the feature cache.
