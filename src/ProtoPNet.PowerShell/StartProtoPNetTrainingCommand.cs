@@ -122,7 +122,7 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
             Augmentation = Augment ? ImageAugmentation.Authors : null,
             AuxiliaryHead = AuxiliaryHeadCoefficient ?? defaults.AuxiliaryHead,
         };
-        var progress = new ProgressReporter(this, $"Training {Model.Name}");
+        var progress = new ProgressReporter(this, $"Training {Model.Name}", status: ProgressStatus);
         var callbacks = new TrainingCallbacks
         {
             EpochCompleted = result =>
@@ -132,11 +132,7 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
                 WriteVerbose($"Epoch {result.Epoch} ({result.Phase}): loss {result.Loss:G4}, train accuracy {result.TrainAccuracy:P2}" +
                              (result.ValidationAccuracy is double v ? $", validation accuracy {v:P2}" : "") + $", {result.ImagesPerSecond:F0} images/s");
             },
-            Progress = p => progress.Report(
-                p.Activity == "Training"
-                    ? $"Epoch {p.Epoch}/{p.TotalEpochs} ({p.Phase}), batch {p.Batch}/{p.BatchCount}, {p.ImagesPerSecond:F0} images/s"
-                    : $"Epoch {p.Epoch}/{p.TotalEpochs} ({p.Phase}): {p.Activity} {p.Batch}/{p.BatchCount}",
-                p.Batch, p.BatchCount, p.Remaining),
+            Progress = progress,
             Warning = WriteWarning,
             Verbose = WriteVerbose,
         };
@@ -160,4 +156,9 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
             WriteVerbose($"The last epoch ({best}) is the best on the validation set ({summary.BestValidationAccuracy:P2}).");
         if (PassThru) WriteObject(Model);
     }
+
+    /// <summary>The progress bar's status line: batches while training, images while caching features or validating.</summary>
+    private static string ProgressStatus(StageProgress p) => p.Activity == "Training"
+        ? $"Epoch {p.Epoch}/{p.TotalEpochs} ({p.Phase}), batch {p.Done}/{p.Total}, {p.ImagesPerSecond:F0} images/s"
+        : $"Epoch {p.Epoch}/{p.TotalEpochs} ({p.Phase}): {p.Activity} {p.Done}/{p.Total}";
 }
