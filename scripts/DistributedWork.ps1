@@ -18,6 +18,20 @@ function New-WorkerSession {
 }
 
 <#
+The sessions of a run, from the calling script's own parameters (pass its $PSBoundParameters): new ones to -HostName
+(with -Port, -UserName, -KeyFilePath, -SshOptions), which the run owns and so closes at the end, or the caller's
+-Session, which it leaves open. Returns Sessions and Own. The scripts still declare those parameters each: a param
+block cannot be shared, and dynamic parameters would drop them from Get-Help's syntax.
+#>
+function Open-RunSession([Collections.Generic.IDictionary[string, object]] $BoundParameters) {
+    $p = @{}
+    foreach ($name in 'HostName', 'Port', 'UserName', 'KeyFilePath', 'SshOptions', 'Session') {
+        if ($BoundParameters.ContainsKey($name)) { $p[$name] = $BoundParameters[$name] }
+    }
+    [pscustomobject]@{ Sessions = New-WorkerSession @p; Own = -not $BoundParameters.ContainsKey('Session') }
+}
+
+<#
 Prepares every session: imports the module, reads the host's cores, sets torch threads to cores ÷ (this run's
 sessions on that host), at least 1 (or -Threads), creates a remote work folder and copies -File into it
 (Copy-Item -ToSession). Returns one worker per session that came up; a session that fails here is left out with a warning.

@@ -60,9 +60,8 @@ $clock = [Diagnostics.Stopwatch]::StartNew()
 $ModelPath = (Resolve-Path -LiteralPath $ModelPath).Path
 New-Item -ItemType Directory -Force $OutputDirectory | Out-Null
 $OutputDirectory = (Resolve-Path -LiteralPath $OutputDirectory).Path
-$ownSessions = $PSCmdlet.ParameterSetName -eq 'Host'
-$sessions = New-WorkerSession -HostName $HostName -Port $Port -UserName $UserName -KeyFilePath $KeyFilePath -SshOptions $SshOptions -Session $Session
-if (-not $ShardCount) { $ShardCount = $sessions.Count }
+$runSessions = Open-RunSession $PSBoundParameters
+if (-not $ShardCount) { $ShardCount = $runSessions.Sessions.Count }
 
 # The run's identity: a rerun into the same folder continues it, another run does not mix into it.
 $run = [ordered]@{
@@ -91,7 +90,7 @@ $script:datasetCount = if (Test-Path $countFile) { [int](Get-Content $countFile 
 try {
     if ($todo) {
         $runId = [guid]::NewGuid().ToString('N').Substring(0, 8)
-        $workers = Initialize-Worker -Session $sessions -Module $Module -File $ModelPath -Threads $Threads -RunId $runId
+        $workers = Initialize-Worker -Session $runSessions.Sessions -Module $Module -File $ModelPath -Threads $Threads -RunId $runId
         if (-not $workers) { throw 'No session could be prepared.' }
         $remote = {
             param($model, $dataset, $k, $n, $top, $batch, $dir)
@@ -117,7 +116,7 @@ try {
             }
     }
 } finally {
-    Remove-Worker $workers -KeepSession:(-not $ownSessions)
+    Remove-Worker $workers -KeepSession:(-not $runSessions.Own)
 }
 
 # Merge: every shard file's lines, sorted by (ImageIndex, Rank), as text (so the file is byte for byte what one

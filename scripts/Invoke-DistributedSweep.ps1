@@ -52,8 +52,7 @@ $OutputDirectory = (Resolve-Path -LiteralPath $OutputDirectory).Path
 $names = $Configuration | ForEach-Object { $_.Name }
 if (@($names | Select-Object -Unique).Count -ne $Configuration.Count -or @($names | Where-Object { -not $_ }).Count) { throw 'Every configuration needs a Name of its own.' }
 
-$ownSessions = $PSCmdlet.ParameterSetName -eq 'Host'
-$sessions = New-WorkerSession -HostName $HostName -Port $Port -UserName $UserName -KeyFilePath $KeyFilePath -SshOptions $SshOptions -Session $Session
+$runSessions = Open-RunSession $PSBoundParameters
 $items = foreach ($c in $Configuration) { [pscustomobject]@{ Key = $c.Name; Configuration = $c; Path = (Join-Path $OutputDirectory "$($c.Name).ptpn") } }
 $todo = @($items | Where-Object { -not (Test-Path $_.Path) })
 $accuracyFile = Join-Path $OutputDirectory 'validation.csv'
@@ -64,7 +63,7 @@ $outcome = [pscustomobject]@{ Retried = @(); Failed = @(); LostHosts = @() }
 $workers = @()
 try {
     if ($todo) {
-        $workers = Initialize-Worker -Session $sessions -Module $Module -Threads $Threads -RunId ([guid]::NewGuid().ToString('N').Substring(0, 8))
+        $workers = Initialize-Worker -Session $runSessions.Sessions -Module $Module -Threads $Threads -RunId ([guid]::NewGuid().ToString('N').Substring(0, 8))
         if (-not $workers) { throw 'No session could be prepared.' }
         $remote = {
             param($config, $dataset, $fraction, $seed, $dir)
@@ -91,7 +90,7 @@ try {
             }
     }
 } finally {
-    Remove-Worker $workers -KeepSession:(-not $ownSessions)
+    Remove-Worker $workers -KeepSession:(-not $runSessions.Own)
 }
 
 $results = foreach ($item in $items | Where-Object { Test-Path $_.Path }) {

@@ -15,11 +15,9 @@ $ErrorActionPreference = 'Stop'
 $repo = (Resolve-Path (Join-Path $PSScriptRoot '..')).Path
 . (Join-Path $repo 'tests/pester/LoopbackSshd.ps1')
 $manifest = Join-Path $repo 'ProtoPNet.psd1'
-Import-Module $manifest
-Add-Type -Path (Join-Path $repo 'bin/TorchSharp.dll')
+. (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the module, TorchSharp, Get-LoadAverage
 $work = Join-Path ([IO.Path]::GetTempPath()) "ptpn-bench-$([guid]::NewGuid().ToString('N'))"
 New-Item -ItemType Directory $work | Out-Null
-function Load { ((Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ')[0] }
 function Row([string] $what, [double[]] $values, [string] $unit, [string[]] $loads) {
     $s = $values | Sort-Object
     [pscustomobject]@{ Measure = $what; Median = [Math]::Round($s[[int][Math]::Floor(($s.Count - 1) / 2)], 2); Min = [Math]::Round($s[0], 2); Max = [Math]::Round($s[-1], 2); Unit = $unit; LoadAvg = $loads -join ' ' }
@@ -38,18 +36,18 @@ try {
 
     $one = @(); $dist = @(); $open = @(); $l1 = @(); $l2 = @(); $l3 = @(); $rowCount = 0
     foreach ($r in 1..$Repeats) {
-        $l1 += Load
+        $l1 += Get-LoadAverage
         [TorchSharp.torch]::set_num_threads([Environment]::ProcessorCount)
         $sw = [Diagnostics.Stopwatch]::StartNew()
         Get-Explanation -Dataset $data -Model $model -Top $Top | Export-Csv (Join-Path $work "one-$r.csv")
         $one += $sw.Elapsed.TotalSeconds
         $rowCount = $n * $Top
 
-        $l2 += Load
+        $l2 += Get-LoadAverage
         $sw.Restart()
         $s = @(1..$Sessions | ForEach-Object { New-PSSession @p })
         $open += $sw.Elapsed.TotalSeconds
-        $l3 += Load
+        $l3 += Get-LoadAverage
         $sw.Restart()
         $result = & (Join-Path $PSScriptRoot 'Invoke-DistributedExplanation.ps1') -Session $s -ModelPath $modelFile -Module $manifest -Top $Top `
             -DatasetParameters @{ Path = $sample; Format = 'Idx'; Split = $Split } -OutputDirectory (Join-Path $work "dist-$r")
@@ -70,7 +68,7 @@ try {
     $s = New-PSSession @p
     $ship = @(); $l4 = @()
     foreach ($r in 1..$Repeats) {
-        $l4 += Load
+        $l4 += Get-LoadAverage
         $target = Join-Path $work "shipped-$r.ptpn"
         $sw = [Diagnostics.Stopwatch]::StartNew()
         Copy-Item $resnetFile -Destination $target -ToSession $s

@@ -28,7 +28,7 @@ Import-Module $manifest -Force
 (New-ProtoPNet -Backbone smallcnn -ClassCount 2 -ImageSize 28).Dispose()   # loads TorchSharp and libtorch
 if ($PSBoundParameters.ContainsKey('Threads')) { [TorchSharp.torch]::set_num_threads($Threads) }
 Write-Host ("libtorch threads: {0}; load average: {1}" -f [TorchSharp.torch]::get_num_threads(),
-    $(if (Test-Path /proc/loadavg) { (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' ' } else { 'n/a' }))
+    ((Get-LoadAverage -All) ?? 'n/a'))
 
 $cases = @(
     @{ Backbone = 'resnet18'; ImageSize = 224; Batch = 16; Classes = 200 }

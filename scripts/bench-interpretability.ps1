@@ -33,7 +33,6 @@ try {
         $p = [Diagnostics.Process]::GetCurrentProcess(); $p.Refresh()
         [math]::Round($p.WorkingSet64 / 1MB, 1)
     }
-    function Get-Load { ((Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ')[0] }
 
     # One warm-up pass decodes the images into the data set's cache, so every repeat measures the same work.
     $null = $model | Measure-ProtoPNetInterpretability $test -PartsPath $planted.PartsPath -Metric PointingGame
@@ -42,7 +41,7 @@ try {
     $rows = foreach ($metric in 'PointingGame', 'Consistency', 'Stability', 'Deletion', 'Insertion') {
         $data = if ($metric -in 'Deletion', 'Insertion') { $curveSet } else { $test }
         $parts = if ($metric -in 'Deletion', 'Insertion') { @{} } else { @{ PartsPath = $planted.PartsPath } }
-        $loadBefore = Get-Load
+        $loadBefore = Get-LoadAverage
         $memoryBefore = Get-ResidentMB
         $runs = foreach ($r in 1..$Repeats) { $model | Measure-ProtoPNetInterpretability $data -Metric $metric @parts }
         $rates = $runs.ImagesPerSecond | Sort-Object
@@ -55,7 +54,7 @@ try {
             Value         = [math]::Round($runs[0].Value, 4)
             Chance        = [math]::Round($runs[0].Chance, 4)
             'RSS MB'      = "$memoryBefore → $(Get-ResidentMB)"
-            'Load avg'    = "$loadBefore → $(Get-Load)"
+            'Load avg'    = "$loadBefore → $(Get-LoadAverage)"
         }
     }
     "smallcnn at 64 px, $($model.PrototypeCount) prototypes, $Threads threads, $Repeats repeats, $([Environment]::ProcessorCount) cores"

@@ -29,7 +29,7 @@ if (-not (Test-Path (Join-Path $root 'parts.csv'))) {
 $parts = Join-Path $root 'parts.csv'
 $train = Import-ProtoPNetDataset (Join-Path $root 'train')
 $test = Import-ProtoPNetDataset (Join-Path $root 'test')
-$loadStart = (Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 3
+$loadStart = Get-LoadAverage -All
 
 $runs = foreach ($repeat in 1..$Repeats) {
     $clock = [Diagnostics.Stopwatch]::StartNew()
@@ -86,7 +86,7 @@ $runs = foreach ($repeat in 1..$Repeats) {
         $repeat, $trainSeconds, $beforePush, $afterPush, $final, $rfImages.Value, $pctImages.Value)
     $model.Dispose()
 }
-$loadEnd = (Get-Content /proc/loadavg -ErrorAction Ignore) -split ' ' | Select-Object -First 3
+$loadEnd = Get-LoadAverage -All
 
 function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
 $table = foreach ($name in $runs[0].PSObject.Properties.Name | Where-Object { $_ -ne 'Repeat' }) {
@@ -94,5 +94,5 @@ $table = foreach ($name in $runs[0].PSObject.Properties.Name | Where-Object { $_
     [pscustomobject]@{ Figure = $name; Median = Median $values; Min = ($values | Measure-Object -Minimum).Minimum; Max = ($values | Measure-Object -Maximum).Maximum }
 }
 $table | Format-Table Figure, @{ n = 'Median'; e = { '{0:G4}' -f $_.Median } }, @{ n = 'Min'; e = { '{0:G4}' -f $_.Min } }, @{ n = 'Max'; e = { '{0:G4}' -f $_.Max } } | Out-Host
-Write-Host ("{0} repeats, {1} threads; load average {2} at start, {3} at end" -f $Repeats, $Threads, ($loadStart -join ' '), ($loadEnd -join ' '))
-[pscustomobject]@{ Repeats = $runs; LoadStart = $loadStart -join ' '; LoadEnd = $loadEnd -join ' ' } | ConvertTo-Json -Depth 4 -Compress
+Write-Host ("{0} repeats, {1} threads; load average {2} at start, {3} at end" -f $Repeats, $Threads, $loadStart, $loadEnd)
+[pscustomobject]@{ Repeats = $runs; LoadStart = "$loadStart"; LoadEnd = "$loadEnd" } | ConvertTo-Json -Depth 4 -Compress

@@ -14,19 +14,9 @@ namespace ProtoPNet.PowerShell;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "Explanation", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(ExplanationRow))]
-public sealed class GetExplanationCommand : ProtoPNetCmdlet
+public sealed class GetExplanationCommand : PathInputCmdlet
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
     private const string DatasetSet = "Dataset";
-
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = PathSet)]
-    [SupportsWildcards]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true, ParameterSetName = LiteralPathSet)]
-    [Alias("PSPath", "LP")]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Explain dataset items instead of files; TrueClass is then filled.</summary>
     [Parameter(Mandatory = true, ParameterSetName = DatasetSet)]
@@ -70,8 +60,10 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
     [Parameter] public BoxMethod BoxMethod { get; set; } = BoxMethod.ReceptiveField;
 
     private Explainer explainer = null!;
+    private ProgressReporter progress = null!;
     private readonly List<ExplanationSource> pending = new();
     private int explained;
+    private int total; // images to explain, known for -Dataset only (0: no progress bar)
 
     protected override void BeginProcessing()
     {
@@ -85,6 +77,7 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
             BoxMethod = BoxMethod,
         };
         explainer = Run(() => new Explainer(Model, options));
+        progress = new ProgressReporter(this, "Get-Explanation", status: p => $"{p.Done:N0} of {p.Total:N0} images");
     }
 
     protected override void ProcessRecord()
@@ -93,6 +86,7 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
         {
             case DatasetSet:
                 var indices = ShardCount == 1 && Index is not null ? Index : Run(() => DatasetShard.Select(Dataset.Count, Index, ShardIndex, ShardCount));
+                total = indices.Length;
                 foreach (int i in indices)
                 {
                     if (i < 0 || i >= Dataset.Count)
@@ -101,42 +95,42 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
                             $"Dataset '{Dataset.Name}' has {Dataset.Count} items; index {i} does not exist.", i));
                         continue;
                     }
-                    Enqueue(ExplanationSource.FromDataset(Dataset, i), indices.Length);
+                    Enqueue(ExplanationSource.FromDataset(Dataset, i));
                 }
                 break;
             default:
-                bool literal = ParameterSetName == LiteralPathSet;
-                foreach (var r in ResolveInputPaths(literal ? LiteralPath : Path, literal, "ImageNotFound")) Enqueue(new ExplanationSource(r), 0);
+                foreach (var r in ResolveInputPaths("ImageNotFound")) Enqueue(new ExplanationSource(r));
                 break;
         }
     }
 
     protected override void EndProcessing()
     {
-        Flush(0);
-        if (running is not null) WriteResults(Finish(ref running), 0);
+        Flush();
+        if (running is not null) WriteResults(Finish(ref running));
+        progress.Complete();
         Run(() => explainer.Finish());
         if (OutputDirectory is not null) WriteVerbose($"Scoring sheets: {System.IO.Path.Combine(ResolveNewPath(OutputDirectory), "index.html")}");
     }
 
-    private void Enqueue(ExplanationSource source, int total)
+    private void Enqueue(ExplanationSource source)
     {
         pending.Add(source);
-        if (pending.Count >= BatchSize) Flush(total);
+        if (pending.Count >= BatchSize) Flush();
     }
 
     // One batch is explained on a worker thread while the pipeline thread writes the previous batch's rows
     // downstream (Export-Csv and friends), so the two overlap. Batches still run one at a time, in order.
     private Task<IReadOnlyList<ImageExplanation>>? running;
 
-    private void Flush(int total)
+    private void Flush()
     {
         if (pending.Count == 0) return;
         var batch = pending.ToArray();
         pending.Clear();
         var previous = running is null ? null : Finish(ref running);
         running = Task.Run(() => explainer.Explain(batch, Cancel));
-        if (previous is not null) WriteResults(previous, total);
+        if (previous is not null) WriteResults(previous);
     }
 
     private IReadOnlyList<ImageExplanation> Finish(ref Task<IReadOnlyList<ImageExplanation>>? task)
@@ -146,7 +140,8 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
         return Run(() => t.GetAwaiter().GetResult());
     }
 
-    private void WriteResults(IReadOnlyList<ImageExplanation> results, int total)
+    // The pipeline thread's part: rows, errors and progress.
+    private void WriteResults(IReadOnlyList<ImageExplanation> results)
     {
         foreach (var result in results)
         {
@@ -154,11 +149,6 @@ public sealed class GetExplanationCommand : ProtoPNetCmdlet
             else foreach (var row in result.Rows) WriteObject(row);
         }
         explained += results.Count;
-        if (total > 0)
-            WriteProgress(new ProgressRecord(1, "Get-Explanation", $"{explained:N0} of {total:N0} images")
-            {
-                PercentComplete = Math.Clamp(100 * explained / total, 0, 100),
-                RecordType = explained >= total ? ProgressRecordType.Completed : ProgressRecordType.Processing,
-            });
+        if (total > 0) progress.Report(new StageProgress(explained, total));
     }
 }

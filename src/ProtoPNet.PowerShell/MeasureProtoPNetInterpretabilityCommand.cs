@@ -59,7 +59,8 @@ public sealed class MeasureProtoPNetInterpretabilityCommand : ProtoPNetCmdlet
 
     protected override void ProcessRecord()
     {
-        var progress = new ProgressReporter(this, $"Measuring the interpretability of {Model.Name} on {Dataset.Name}");
+        var progress = new ProgressReporter(this, $"Measuring the interpretability of {Model.Name} on {Dataset.Name}",
+            status: p => $"{p.Activity}: {p.Done:N0} of {p.Total:N0} images");
         InterpretabilityReport report;
         try
         {
@@ -72,7 +73,7 @@ public sealed class MeasureProtoPNetInterpretabilityCommand : ProtoPNetCmdlet
                 BatchSize = BatchSize,
                 Steps = Steps,
                 Cancel = Cancel,
-                Progress = (metric, done, total) => progress.Report($"{metric}: {done:N0} of {total:N0} images", done, total),
+                Progress = progress,
             };
             report = Run(() => InterpretabilityMeter.Measure(Model, Dataset, options));
             if (OutputDirectory is not null)

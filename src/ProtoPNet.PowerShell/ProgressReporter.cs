@@ -36,10 +36,13 @@ internal sealed class ProgressReporter : IProgress<StageProgress>
 
     public void Report(StageProgress value)
     {
-        if (Environment.CurrentManagedThreadId == pipelineThread) Report(status(value), value.Done, value.Total);
+        if (Environment.CurrentManagedThreadId == pipelineThread) Write(value);
         else queued.Enqueue(value);
     }
 
+    private void Write(StageProgress p) => Report(status(p), p.Done, p.Total, p.Remaining);
+
+    /// <summary>A report made on the pipeline thread with its own status line (work that does not report a <see cref="StageProgress"/>).</summary>
     public void Report(string status, int done, int total, TimeSpan? remaining = null, bool force = false)
     {
         if (!force && written && sinceLast.ElapsedMilliseconds < 250) return;
@@ -67,7 +70,7 @@ internal sealed class ProgressReporter : IProgress<StageProgress>
     {
         StageProgress? last = null;
         while (queued.TryDequeue(out var p)) last = p;
-        if (last is StageProgress p1) Report(status(p1), p1.Done, p1.Total);
+        if (last is StageProgress p1) Write(p1);
     }
 
     public void Complete()

@@ -130,7 +130,7 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
             AuxiliaryHead = AuxiliaryHeadCoefficient ?? defaults.AuxiliaryHead,
             WarmBatchNorm = WarmBatchNorm ?? defaults.WarmBatchNorm,
         };
-        var progress = new ProgressReporter(this, $"Training {Model.Name}");
+        var progress = new ProgressReporter(this, $"Training {Model.Name}", status: ProgressStatus);
         var callbacks = new TrainingCallbacks
         {
             EpochCompleted = result =>
@@ -140,11 +140,7 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
                 WriteVerbose($"Epoch {result.Epoch} ({result.Phase}): loss {result.Loss:G4}, train accuracy {result.TrainAccuracy:P2}" +
                              (result.ValidationAccuracy is double v ? $", validation accuracy {v:P2}" : "") + $", {result.ImagesPerSecond:F0} images/s");
             },
-            Progress = p => progress.Report(
-                p.Activity == "Training"
-                    ? $"Epoch {p.Epoch}/{p.TotalEpochs} ({p.Phase}), batch {p.Batch}/{p.BatchCount}, {p.ImagesPerSecond:F0} images/s"
-                    : $"Epoch {p.Epoch}/{p.TotalEpochs} ({p.Phase}): {p.Activity} {p.Batch}/{p.BatchCount}",
-                p.Batch, p.BatchCount, p.Remaining),
+            Progress = progress,
             Warning = WriteWarning,
             Verbose = WriteVerbose,
         };
@@ -168,4 +164,9 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
             WriteVerbose($"The last epoch ({best}) is the best on the validation set ({summary.BestValidationAccuracy:P2}).");
         if (PassThru) WriteObject(Model);
     }
+
+    /// <summary>The progress bar's status line: batches while training, images while caching features or validating.</summary>
+    private static string ProgressStatus(StageProgress p) => p.Activity == "Training"
+        ? $"Epoch {p.Epoch}/{p.TotalEpochs} ({p.Phase}), batch {p.Done}/{p.Total}, {p.ImagesPerSecond:F0} images/s"
+        : $"Epoch {p.Epoch}/{p.TotalEpochs} ({p.Phase}): {p.Activity} {p.Done}/{p.Total}";
 }

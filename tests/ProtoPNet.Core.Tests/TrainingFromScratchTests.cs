@@ -57,7 +57,7 @@ public class TrainingFromScratchTests : IDisposable
         using (var interrupted = TestData.Model(2, seed: 9))
         {
             using var cts = new CancellationTokenSource();
-            var callbacks = new TrainingCallbacks { Progress = p => { if (p.Epoch == 2 && p.Batch == 1 && p.Activity == "Training") cts.Cancel(); } };
+            var callbacks = new TrainingCallbacks { Progress = new ProgressCallback(p => { if (p.Epoch == 2 && p.Done == 1 && p.Activity == "Training") cts.Cancel(); }) };
             Assert.ThrowsAny<OperationCanceledException>(() => ProtoPNetTrainer.Train(interrupted, data, null, Recipe(checkpoints), callbacks, cts.Token));
         }
         using var resumed = TestData.Model(2, seed: 1234);

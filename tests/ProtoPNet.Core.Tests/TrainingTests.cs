@@ -70,7 +70,7 @@ public class TrainingTests : IDisposable
         using (var interrupted = TestData.Model(2, seed: 9))
         {
             using var cts = new CancellationTokenSource();
-            var callbacks = new TrainingCallbacks { Progress = p => { if (p.Epoch == cancelEpoch && p.Batch == 1 && p.Activity == "Training") cts.Cancel(); } };
+            var callbacks = new TrainingCallbacks { Progress = new ProgressCallback(p => { if (p.Epoch == cancelEpoch && p.Done == 1 && p.Activity == "Training") cts.Cancel(); }) };
             Assert.ThrowsAny<OperationCanceledException>(() => ProtoPNetTrainer.Train(interrupted, data, null, Options(2, 3, checkpoints), callbacks, cts.Token));
             // The model stays usable.
             using var _ = torch.no_grad();

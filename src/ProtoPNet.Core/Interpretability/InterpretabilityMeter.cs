@@ -30,8 +30,8 @@ public sealed record InterpretabilityOptions
     public double ConsistencyBoxFraction { get; init; } = 72.0 / 224.0;
     /// <summary>Variants of an image per forward pass in deletion and insertion.</summary>
     public int CurveBatch { get; init; } = 128;
-    /// <summary>Called on the caller's thread after each batch: (metric, images done, images in all).</summary>
-    public Action<string, int, int>? Progress { get; init; }
+    /// <summary>Reported on the caller's thread after each batch: images done of all, with the metric as the activity.</summary>
+    public IProgress<StageProgress>? Progress { get; init; }
     public CancellationToken Cancel { get; init; }
     /// <summary>Tests: replaces the deletion/insertion saliency [B, S, S] (e.g. by zeros, which rank pixels at random).</summary>
     internal Func<Tensor, Tensor>? SaliencyOverride { get; init; }
@@ -278,7 +278,7 @@ public static class InterpretabilityMeter
                         pixels = tensor(all, [ok.Count, size, size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32).div_(255f).contiguous().DetachFromDisposeScope();
                     yield return new Loaded(ok.Select(i => start + i).ToArray(), pixels, ok.Select(i => geometry[i]).ToArray());
                 }
-                options.Progress?.Invoke(activity, start + count, n);
+                options.Progress?.Report(new StageProgress(start + count, n, activity));
             }
         }
 

@@ -173,7 +173,8 @@ public static partial class ProtoPNetTrainer
 
                 // A frozen backbone's output is reused across epochs only when the images do not change between them
                 // and its BatchNorm normalizes with fixed statistics.
-                if (!backboneTrains && cache is null && options.Augmentation is null && options.WarmBatchNorm == WarmBatchNorm.Frozen) cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, Report(epoch, phase), cancel);
+                if (!backboneTrains && cache is null && options.Augmentation is null && options.WarmBatchNorm == WarmBatchNorm.Frozen)
+                    cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, EpochProgress(epoch, phase), cancel);
                 var result = phase.PooledHead ? RunPooledEpoch(epoch, phase, optimizer) : RunEpoch(epoch, phase, optimizer, backboneTrains);
                 completed = epoch;
                 results.Add(result);
@@ -182,25 +183,18 @@ public static partial class ProtoPNetTrainer
             }
         }
 
-        private IProgress<StageProgress> Report(int epoch, TrainingPhase phase) => new ProgressCallback(p =>
-            callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, p.Done, p.Total, 0, null, p.Activity)));
+        /// <summary>The run's progress for a Core stage inside <paramref name="epoch"/> (the frozen-backbone cache, validation):
+        /// the stage's reports with the epoch filled in, and its activity replaced by <paramref name="activity"/> if given.</summary>
+        private IProgress<StageProgress>? EpochProgress(int epoch, TrainingPhase phase, string? activity = null) =>
+            callbacks.Progress is { } progress
+                ? new ProgressCallback(p => progress.Report(p with { Epoch = epoch, TotalEpochs = totalEpochs, Phase = phase.Name, Activity = activity ?? p.Activity }))
+                : null;
 
         private TrainingEpochResult RunEpoch(int epoch, TrainingPhase phase, Adam optimizer, bool backboneTrains)
         {
-            var clock = Stopwatch.StartNew();
-            ParameterGroups.SetTrainingMode(network, backboneInTrainMode: backboneTrains || options.WarmBatchNorm == WarmBatchNorm.Train);
-            var order = ShuffleOrder(seed, epoch, train.Count);
-            reader.PassesRead = epoch - 1; // this epoch's images are augmented as pass `epoch`, resumed or not
-            if (cache is not null) order = order.Where(cache.Contains).ToArray();
-            int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
-            double loss = 0, ce = 0, clst = 0, sep = 0, l1 = 0, aux = 0;
             bool auxiliaryOn = auxiliary is not null && backboneTrains && options.AuxiliaryHead > 0;
-            long seen = 0, correct = 0;
-            int batchNumber = 0;
-            foreach (var (images, labels, size) in Batches(order))
+            BatchLoss LossOf(Tensor images, Tensor labels)
             {
-                batchNumber++;
-                using var scope = NewDisposeScope();
                 ProtoPNetOutput output;
                 Tensor? auxiliaryLoss = null;
                 if (backboneTrains)
@@ -216,40 +210,25 @@ public static partial class ProtoPNetTrainer
                     else using (torch.no_grad()) features = network.BackboneFeatures(images);
                     output = network.ForwardFromBackboneFeatures(features);
                 }
-                using var terms = ProtoPNetLoss.Compute(output.Logits, output.MinDistances, labels,
+                // Not disposed here: the total may be terms.Total itself, and the batch's dispose scope frees them all.
+                var terms = ProtoPNetLoss.Compute(output.Logits, output.MinDistances, labels,
                     network.PrototypeClassIdentity, network.LastLayer.weight!, options.Coefficients);
                 var total = auxiliaryLoss is null ? terms.Total : terms.Total + options.AuxiliaryHead * auxiliaryLoss;
                 var values = torch.stack([total.detach(), terms.CrossEntropy.detach(), terms.Cluster.detach(), terms.Separation.detach(), terms.L1.detach(),
                         (auxiliaryLoss ?? torch.zeros_like(terms.L1)).detach()])
                     .cpu().data<float>().ToArray();
-                if (!values.All(float.IsFinite))
-                    throw new ProtoPNetException("NonFiniteLoss", ErrorKind.InvalidOperation,
-                        $"The loss became {values[0]} (cross-entropy {values[1]}, cluster {values[2]}, separation {values[3]}, L1 {values[4]}) " +
-                        $"at epoch {epoch}, batch {batchNumber} of {batchCount}; training stopped before the update. " +
-                        (checkpointPath is not null ? $"The last good checkpoint is kept at '{checkpointPath}'. " : "") +
-                        "Lower the learning rates or check the data for invalid values.", epoch);
-                optimizer.zero_grad();
-                total.backward();
-                optimizer.step();
-
-                correct += output.Logits.argmax(1).eq(labels).sum().item<long>();
-                seen += size;
-                loss += values[0] * size; ce += values[1] * size; clst += values[2] * size; sep += values[3] * size; l1 += values[4] * size; aux += values[5] * size;
-                images.Dispose();
-                labels.Dispose();
-                output.Dispose();
-
-                ReportBatch(epoch, phase, batchNumber, batchCount, seen, order.Length, clock);
-                cancel.ThrowIfCancellationRequested();
+                return new BatchLoss(total, output.Logits, values);
             }
+            var sums = RunBatches(epoch, phase, optimizer, backboneTrains, valueCount: 6, LossOf,
+                v => $"The loss became {v[0]} (cross-entropy {v[1]}, cluster {v[2]}, separation {v[3]}, L1 {v[4]})",
+                (checkpointPath is not null ? $"The last good checkpoint is kept at '{checkpointPath}'. " : "") +
+                "Lower the learning rates or check the data for invalid values.");
 
-            double seconds = clock.Elapsed.TotalSeconds;
             double? validationAccuracy = null;
             if (validation is not null)
             {
                 validationAccuracy = ModelEvaluator.Evaluate(model, validation, options.EvaluationBatchSize,
-                    progress: new ProgressCallback(p => callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, p.Done, p.Total, 0, null, "Validating"))),
-                    cancel: cancel).Accuracy;
+                    progress: EpochProgress(epoch, phase, "Validating"), cancel: cancel).Accuracy;
             }
             bool isBest = validationAccuracy is double acc && (bestAccuracy is null || acc > bestAccuracy);
             if (isBest)
@@ -259,24 +238,104 @@ public static partial class ProtoPNetTrainer
                 bestEpoch = epoch;
                 bestAccuracy = validationAccuracy;
             }
-            double n = Math.Max(1, seen);
+            double n = Math.Max(1, sums.Seen);
             return new TrainingEpochResult
             {
                 Epoch = epoch,
                 Phase = phase.Name,
-                Loss = loss / n,
-                CrossEntropy = ce / n,
-                Cluster = clst / n,
-                Separation = sep / n,
-                L1 = l1 / n,
-                AuxiliaryCrossEntropy = auxiliaryOn ? aux / n : null,
-                TrainAccuracy = correct / n,
+                Loss = sums.Values[0] / n,
+                CrossEntropy = sums.Values[1] / n,
+                Cluster = sums.Values[2] / n,
+                Separation = sums.Values[3] / n,
+                L1 = sums.Values[4] / n,
+                AuxiliaryCrossEntropy = auxiliaryOn ? sums.Values[5] / n : null,
+                TrainAccuracy = sums.Correct / n,
                 ValidationAccuracy = validationAccuracy,
-                Seconds = seconds,
-                ImagesPerSecond = seen / Math.Max(1e-9, seconds),
+                Seconds = sums.Seconds,
+                ImagesPerSecond = sums.Seen / Math.Max(1e-9, sums.Seconds),
                 IsBest = isBest,
                 BackboneCached = cache is not null && !phase.Trains(ParameterGroup.Backbone),
             };
+        }
+
+        /// <summary>An epoch of a <see cref="TrainingPhase.PooledHead"/> phase: the backbone learns as a plain classifier's.</summary>
+        private TrainingEpochResult RunPooledEpoch(int epoch, TrainingPhase phase, Adam optimizer)
+        {
+            BatchLoss LossOf(Tensor images, Tensor labels)
+            {
+                var logits = auxiliary!.Logits(network.BackboneFeatures(images));
+                var crossEntropy = nn.functional.cross_entropy(logits, labels);
+                return new BatchLoss(crossEntropy, logits, [crossEntropy.detach().cpu().item<float>()]);
+            }
+            var sums = RunBatches(epoch, phase, optimizer, backboneTrains: true, valueCount: 1, LossOf,
+                v => $"The backbone phase's cross-entropy became {v[0]}",
+                "Lower -BackboneLearningRate or check the data for invalid values.");
+            double n = Math.Max(1, sums.Seen);
+            return new TrainingEpochResult
+            {
+                Epoch = epoch,
+                Phase = phase.Name,
+                Loss = sums.Values[0] / n,
+                CrossEntropy = double.NaN,
+                Cluster = double.NaN,
+                Separation = double.NaN,
+                L1 = double.NaN,
+                AuxiliaryCrossEntropy = sums.Values[0] / n,
+                TrainAccuracy = sums.Correct / n,
+                Seconds = sums.Seconds,
+                ImagesPerSecond = sums.Seen / Math.Max(1e-9, sums.Seconds),
+            };
+        }
+
+        /// <summary>One batch's loss: what the step minimizes, the logits its accuracy is counted on, and the values the
+        /// epoch averages (the first is the loss itself; all must be finite).</summary>
+        private readonly record struct BatchLoss(Tensor Total, Tensor Logits, float[] Values);
+
+        /// <summary>What an epoch's batches add up to: images, correct predictions, the image-weighted sums of the loss
+        /// values, and the seconds the epoch took.</summary>
+        private sealed record EpochSums(long Seen, long Correct, double[] Values, double Seconds);
+
+        /// <summary>
+        /// The batch loop of both kinds of epoch, which differ only in <paramref name="lossOf"/>: per batch the loss is
+        /// computed and checked (a value that is not finite stops training before the update, with
+        /// <paramref name="describeNonFinite"/>'s wording and <paramref name="advice"/>), stepped, counted, and reported.
+        /// A resumed run must replay these operations in this order to end bit for bit where an uninterrupted run does.
+        /// </summary>
+        private EpochSums RunBatches(int epoch, TrainingPhase phase, Adam optimizer, bool backboneTrains, int valueCount,
+            Func<Tensor, Tensor, BatchLoss> lossOf, Func<float[], string> describeNonFinite, string advice)
+        {
+            var clock = Stopwatch.StartNew();
+            ParameterGroups.SetTrainingMode(network, backboneInTrainMode: backboneTrains || options.WarmBatchNorm == WarmBatchNorm.Train);
+            var order = ShuffleOrder(seed, epoch, train.Count);
+            reader.PassesRead = epoch - 1; // this epoch's images are augmented as pass `epoch`, resumed or not
+            if (cache is not null) order = order.Where(cache.Contains).ToArray();
+            int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
+            var sums = new double[valueCount];
+            long seen = 0, correct = 0;
+            int batchNumber = 0;
+            foreach (var (input, labels, size) in Batches(order))
+            {
+                batchNumber++;
+                using var scope = NewDisposeScope();
+                var loss = lossOf(input, labels);
+                if (!loss.Values.All(float.IsFinite))
+                    throw new ProtoPNetException("NonFiniteLoss", ErrorKind.InvalidOperation,
+                        $"{describeNonFinite(loss.Values)} at epoch {epoch}, batch {batchNumber} of {batchCount}; training stopped before the update. " + advice, epoch);
+                optimizer.zero_grad();
+                loss.Total.backward();
+                optimizer.step();
+
+                correct += loss.Logits.argmax(1).eq(labels).sum().item<long>();
+                seen += size;
+                for (int i = 0; i < sums.Length; i++) sums[i] += loss.Values[i] * size;
+                // The batch comes from outside the scope; what the loss made is freed with the scope.
+                input.Dispose();
+                labels.Dispose();
+
+                ReportBatch(epoch, phase, batchNumber, batchCount, seen, order.Length, clock);
+                cancel.ThrowIfCancellationRequested();
+            }
+            return new EpochSums(seen, correct, sums, clock.Elapsed.TotalSeconds);
         }
 
         /// <summary>Progress after a training batch: images/s so far and the time left over this and the remaining epochs.</summary>
@@ -284,58 +343,14 @@ public static partial class ProtoPNetTrainer
         {
             double rate = seen / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
             long remainingImages = (epochImages - seen) + (long)(totalEpochs - epoch) * epochImages;
-            callbacks.Progress?.Invoke(new TrainingProgress(epoch, totalEpochs, phase.Name, batchNumber, batchCount, rate,
-                TimeSpan.FromSeconds(remainingImages / Math.Max(1e-9, rate)), "Training"));
-        }
-
-        /// <summary>An epoch of a <see cref="TrainingPhase.PooledHead"/> phase: the backbone learns as a plain classifier's.</summary>
-        private TrainingEpochResult RunPooledEpoch(int epoch, TrainingPhase phase, Adam optimizer)
-        {
-            var clock = Stopwatch.StartNew();
-            ParameterGroups.SetTrainingMode(network, backboneInTrainMode: true);
-            var order = ShuffleOrder(seed, epoch, train.Count);
-            reader.PassesRead = epoch - 1;
-            int batchCount = (order.Length + options.BatchSize - 1) / options.BatchSize;
-            double loss = 0;
-            long seen = 0, correct = 0;
-            int batchNumber = 0;
-            foreach (var (images, labels, size) in Batches(order))
-            {
-                batchNumber++;
-                using var scope = NewDisposeScope();
-                var logits = auxiliary!.Logits(network.BackboneFeatures(images));
-                var crossEntropy = nn.functional.cross_entropy(logits, labels);
-                float value = crossEntropy.detach().cpu().item<float>();
-                if (!float.IsFinite(value))
-                    throw new ProtoPNetException("NonFiniteLoss", ErrorKind.InvalidOperation,
-                        $"The backbone phase's cross-entropy became {value} at epoch {epoch}, batch {batchNumber} of {batchCount}; training stopped before the update. " +
-                        "Lower -BackboneLearningRate or check the data for invalid values.", epoch);
-                optimizer.zero_grad();
-                crossEntropy.backward();
-                optimizer.step();
-                correct += logits.argmax(1).eq(labels).sum().item<long>();
-                seen += size;
-                loss += value * size;
-                images.Dispose();
-                labels.Dispose();
-                ReportBatch(epoch, phase, batchNumber, batchCount, seen, order.Length, clock);
-                cancel.ThrowIfCancellationRequested();
-            }
-            double seconds = clock.Elapsed.TotalSeconds, n = Math.Max(1, seen);
-            return new TrainingEpochResult
+            callbacks.Progress?.Report(new StageProgress(batchNumber, batchCount, "Training")
             {
                 Epoch = epoch,
+                TotalEpochs = totalEpochs,
                 Phase = phase.Name,
-                Loss = loss / n,
-                CrossEntropy = double.NaN,
-                Cluster = double.NaN,
-                Separation = double.NaN,
-                L1 = double.NaN,
-                AuxiliaryCrossEntropy = loss / n,
-                TrainAccuracy = correct / n,
-                Seconds = seconds,
-                ImagesPerSecond = seen / Math.Max(1e-9, seconds),
-            };
+                ImagesPerSecond = rate,
+                Remaining = TimeSpan.FromSeconds(remainingImages / Math.Max(1e-9, rate)),
+            });
         }
 
         /// <summary>Batches of (input, labels, size): images from the reader, or cached backbone features.</summary>
