@@ -54,6 +54,23 @@ public class TrainingTests : IDisposable
         Assert.False(TestData.BitIdentical(backboneWarm["features.features.bn1.running_mean"], backboneJoint["features.features.bn1.running_mean"]));
     }
 
+    [Fact]
+    public void WarmBatchNormTrainMovesTheRunningStatisticsButNeverTheWeightsAndSkipsTheCache()
+    {
+        using var model = TestData.Model(2);
+        var data = TestData.Images(24, 2, 16, seed: 3);
+        var before = TestData.State(model.Network, "features.");
+        var summary = ProtoPNetTrainer.Train(model, data, null, Options(2, 0) with { Phases = [TrainingPhase.Warm(2)], WarmBatchNorm = WarmBatchNorm.Train });
+        Assert.All(summary.Epochs, e => Assert.False(e.BackboneCached));   // batch statistics: the backbone's output depends on the batch
+        var after = TestData.State(model.Network, "features.");
+        foreach (var (name, values) in before)
+        {
+            bool statistic = name.EndsWith("running_mean") || name.EndsWith("running_var") || name.EndsWith("num_batches_tracked");
+            if (statistic) Assert.False(TestData.BitIdentical(values, after[name]), $"{name} did not follow the data");
+            else Assert.True(TestData.BitIdentical(values, after[name]), $"warm changed the weight {name}");
+        }
+    }
+
     /// <summary>Cancelled inside a warm epoch (the resumed run rebuilds the feature cache) or inside the second joint
     /// epoch (the Adam moments and the StepLR position must come back from the checkpoint).</summary>
     [Theory]

@@ -41,6 +41,16 @@ Describe 'Start-ProtoPNetTraining' {
         $model.History.Stage | Should -Contain 'LastLayer'
     }
 
+    It 'caches the frozen backbone in warm epochs, and with -WarmBatchNorm Train trains its BatchNorm statistics instead' {
+        $frozen = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 2 -Epochs 0 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue)
+        $frozen.BackboneCached | Should -Be @($true, $true)
+        $model = New-TestModel
+        $before = $model.Network.Backbone.state_dict()['features.bn1.running_mean'].clone()
+        $trained = @($model | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 2 -Epochs 0 -BatchSize 4 -Seed 1 -Threads 1 -WarmBatchNorm Train -WarningAction SilentlyContinue)
+        $trained.BackboneCached | Should -Be @($false, $false)
+        $model.Network.Backbone.state_dict()['features.bn1.running_mean'].sub($before).abs().max().item[float]() | Should -BeGreaterThan 0
+    }
+
     It 'refuses a dataset whose classes differ from the model''s with ClassMismatch' {
         $other = New-TestDataset -Count 4 -Classes cat, dog
         { New-TestModel | Start-ProtoPNetTraining -Dataset $other -WarmEpochs 1 -Epochs 0 -ErrorAction Stop } |
