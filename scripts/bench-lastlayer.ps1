@@ -4,8 +4,9 @@
 .DESCRIPTION
     For each N in -Counts: synthetic similarity vectors (ProtoPNet.Benchmarks.SyntheticSimilarities: K = 10 classes ×
     10 prototypes, nearly separable, log similarities up to ~9 as after a push), from the authors' starting weights
-    (1 own class, −0.5 elsewhere), λ = 1e-4. Methods: proximal Newton (the default of Optimize-LastLayer) to -Tolerance,
-    FISTA to -Tolerance or -FistaIterations, and the authors' 20 Adam passes (lr 1e-4, batch 80). Columns: seconds,
+    (1 own class, −0.5 elsewhere), λ = 1e-4. Methods: proximal Newton (the default of Optimize-LastLayer; OWL-QN beyond 4,096 weights) and OWL-QN to -Tolerance,
+    FISTA to -Tolerance or -FistaIterations, and the authors' 20 Adam passes (lr 1e-4, batch 80). Columns: seconds (median
+    of -Repeats runs, with min and max),
     iterations (Adam: minibatch steps), the final objective and optimality (‖W − prox(W − ∇f(W))‖∞), converged.
     -Real uses real post-push vectors instead: a smallcnn ProtoPNet trained briefly on the bundled Fashion-MNIST sample
     (or the model in -ModelPath), pushed, its similarity vectors on the sample's 6,000 training images (N is capped at the
@@ -21,6 +22,9 @@ param(
     [double] $Lambda = 1e-4,
     [double] $Tolerance = 1e-4,
     [int] $FistaIterations = 1000,
+    # 10 classes × this many prototypes (200: 2,000 prototypes, 20,000 weights, beyond Newton's dense Hessian: it runs OWL-QN).
+    [int] $PrototypesPerClass = 10,
+    [ValidateRange(1, 20)] [int] $Repeats = 3,
     [int] $Threads = 2,
     [switch] $Real,
     [string] $ModelPath
@@ -29,6 +33,7 @@ $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the module and the experiment assembly (bin/experiments)
 $null = New-ProtoPNet -Backbone smallcnn -ClassCount 2 -ImageSize 28   # loads TorchSharp
 [TorchSharp.torch]::set_num_threads($Threads)
+Write-Host "Load average at the start: $(Get-LoadAverage -All)"
 $none = [Threading.CancellationToken]::None
 
 $torch = [TorchSharp.torch]
@@ -37,7 +42,7 @@ if ($Real -or $ModelPath) {
     if ($ModelPath) { $model = Import-ProtoPNet -LiteralPath $ModelPath }
     else {
         Write-Host 'Training a smallcnn ProtoPNet briefly (1 warm + 2 joint epochs) and pushing it, for real similarity vectors...'
-        $model = New-ProtoPNet -Backbone smallcnn -ClassName $train.ClassNames -ImageSize 28 -Seed 1
+        $model = New-ProtoPNet -Backbone smallcnn -ClassName $train.ClassNames -ImageSize 28 -Seed 1 -PrototypesPerClass $PrototypesPerClass
         $null = $model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 1 -Epochs 2 -BackboneLearningRate 3e-3 -Seed 1
         $null = $model | Invoke-PrototypePush -Dataset $train
     }
@@ -53,12 +58,13 @@ $rows = foreach ($n in $Counts) {
         $mask = $realMask
     }
     else {
-        $problem = [ProtoPNet.Benchmarks.SyntheticSimilarities]::Create($n, 10, 10, 1)
+        $problem = [ProtoPNet.Benchmarks.SyntheticSimilarities]::Create($n, 10, $PrototypesPerClass, 1)
         $s, $y, $mask = $problem.Item1, $problem.Item2, $problem.Item3
     }
     $start = $mask.mul([TorchSharp.Scalar](-1.5)).add([TorchSharp.Scalar]1.0)
     $runs = [ordered]@{
-        Newton = { [ProtoPNet.LastLayer.LastLayerSolver]::Newton($s, $y, $mask, $start, $Lambda, $Tolerance, 200, $null, $none) }
+        Newton = { [ProtoPNet.LastLayer.LastLayerSolver]::Newton($s, $y, $mask, $start, $Lambda, $Tolerance, 5000, $null, $none) }
+        OwlQn  = { [ProtoPNet.LastLayer.LastLayerSolver]::OwlQn($s, $y, $mask, $start, $Lambda, $Tolerance, 5000, $null, $none) }
         Fista  = { [ProtoPNet.LastLayer.LastLayerSolver]::Fista($s, $y, $mask, $start, $Lambda, $Tolerance, $FistaIterations, $null, $none) }
         Adam20 = {
             $options = [ProtoPNet.LastLayer.LastLayerOptions]@{ Method = 'Adam'; Lambda = $Lambda; Tolerance = $Tolerance; Passes = 20; LearningRate = 1e-4; BatchSize = 80; Seed = 1 }
@@ -66,13 +72,20 @@ $rows = foreach ($n in $Counts) {
         }
     }
     foreach ($name in $runs.Keys) {
-        $clock = [Diagnostics.Stopwatch]::StartNew()
-        $r = & $runs[$name]
+        $seconds = foreach ($repeat in 1..$Repeats) {
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            $r = & $runs[$name]
+            $clock.Elapsed.TotalSeconds
+            if ($repeat -lt $Repeats) { $r.Weight.Dispose() }
+        }
+        $sorted = @($seconds | Sort-Object)
         [pscustomobject]@{
-            Vectors = if ($Real -or $ModelPath) { 'real' } else { 'synthetic' }; N = $n; Method = $name; Seconds = [math]::Round($clock.Elapsed.TotalSeconds, 2); Iterations = $r.Iterations
-            Objective = $r.Objective.ToString('G10'); Optimality = $r.Optimality.ToString('G3'); Converged = $r.Converged
+            Vectors = if ($Real -or $ModelPath) { 'real' } else { 'synthetic' }; N = $n; Prototypes = [int]$mask.size(1); Method = "$name ($($r.Method))"
+            Seconds = [math]::Round($sorted[[int][math]::Floor(($sorted.Count - 1) / 2)], 2); Min = [math]::Round($sorted[0], 2); Max = [math]::Round($sorted[-1], 2)
+            Iterations = $r.Iterations; Objective = $r.Objective.ToString('G10'); Optimality = $r.Optimality.ToString('G3'); Converged = $r.Converged
         }
         $r.Weight.Dispose()
     }
 }
+Write-Host "Load average at the end: $(Get-LoadAverage -All)"
 $rows | Format-Table -AutoSize | Out-String -Width 200

@@ -12,7 +12,7 @@
     train step and inference. -Accuracy adds the accuracy schedule (2 warm + 3 joint epochs, push, last layer — ours and
     the authors' 5 Adam passes; the authors' rates, -WarmBatchNorm Frozen or Train) and the plain-head baseline
     (5 epochs). -LargePrototypesPerClass repeats the speed figures with 200 prototypes per class (2,000, the CUB count)
-    on the first -LargeTrainCount training images; 0 skips them.
+    on the first -LargeTrainCount training images (the last layer on all of them); 0 skips them.
     Every speed figure is the median of -Repeats interleaved rounds (each round measures every figure once), printed
     with its min and max and the load average at start and end.
     The authors' figures are constants below, copied from the reference README; ratios are ours / theirs for speeds and
@@ -71,7 +71,9 @@ function New-Model([int] $perClass) { New-ProtoPNet -Backbone resnet18 -ClassNam
 function Measure-Seconds([scriptblock] $work) { $sw = [Diagnostics.Stopwatch]::StartNew(); $null = & $work; $sw.Elapsed.TotalSeconds }
 
 # Speed of the three stages with $perClass prototypes per class.
-function Measure-Stages([int] $perClass, $train) {
+# $lastLayerTrain: the images of the last-layer stage (all training images: with fewer images than prototypes the vectors
+# are separable by the own-class weights alone and the problem has no minimizer).
+function Measure-Stages([int] $perClass, $train, $lastLayerTrain) {
     $r = [ordered]@{ Prototypes = 10 * $perClass; TrainImages = $train.Count }
     $model = New-Model $perClass
     # Warm: the frozen backbone's output is computed once, then every warm epoch reuses it.
@@ -106,7 +108,8 @@ function Measure-Stages([int] $perClass, $train) {
     Remove-Item -Recurse -Force $renderDirectory
     Remove-Item -LiteralPath $snapshot
     # The whole last-layer stage: similarity vectors once, then the exact solve; the authors run 20 passes of the network.
-    $last = $model | Optimize-LastLayer -Dataset $train
+    $last = $model | Optimize-LastLayer -Dataset $lastLayerTrain
+    $r.LastLayerImages = $lastLayerTrain.Count
     $r.LastLayerSeconds = [math]::Round($last.Seconds, 2)
     $r.LastLayerSolveSeconds = [math]::Round($last.SolveSeconds, 2)
     $r.LastLayerIterations = $last.Iterations
@@ -134,7 +137,7 @@ $small = @(); $large = @(); $plainRuns = @()
 # Interleaved repeats: every figure once per round, so a slow spell of the machine touches every figure alike.
 for ($round = 1; $round -le $Repeats; $round++) {
     Write-Host "Round $round of $Repeats (load $((Get-Content /proc/loadavg) -replace ' \S+ \S+$'))"
-    $small += Measure-Stages $PrototypesPerClass $train
+    $small += Measure-Stages $PrototypesPerClass $train $train
     # The same backbone as a plain classifier (average pool + linear head): train step and inference speed.
     $plain = [ProtoPNet.Benchmarks.PlainClassifier]::Train('resnet18', $ImageSize, $train, $null,
         [ProtoPNet.Benchmarks.PlainClassifierOptions]@{ Epochs = 1; MaxSeconds = 20; BatchSize = 64 }, $null, $none)
@@ -143,7 +146,7 @@ for ($round = 1; $round -le $Repeats; $round++) {
     $p.PlainInferenceImagesPerSecond = $test.Count / $sw.Elapsed.TotalSeconds
     $plain.Dispose()
     $plainRuns += $p
-    if ($LargePrototypesPerClass -gt 0) { $large += Measure-Stages $LargePrototypesPerClass $largeTrain }
+    if ($LargePrototypesPerClass -gt 0) { $large += Measure-Stages $LargePrototypesPerClass $largeTrain $train }
 }
 $result.Small = $small; $result.Large = $large; $result.Plain = $plainRuns
 
@@ -185,7 +188,7 @@ function Row([string] $figure, [int] $prototypes, [object[]] $runs, [string] $na
 }
 $rows = foreach ($runs in @($small, $large)) {
     if ($runs.Count -eq 0) { continue }
-    $n = [int]$runs[0].Prototypes; $t = $authors[$n]; $count = [int]$runs[0].TrainImages
+    $n = [int]$runs[0].Prototypes; $t = $authors[$n]; $count = [int]$runs[0].LastLayerImages
     Row 'joint training, img/s' $n $runs JointImagesPerSecond $t.Joint
     Row 'warm training (5 epochs), img/s' $n $runs WarmImagesPerSecond $t.Warm
     Row 'inference, img/s' $n $runs InferenceImagesPerSecond $t.Inference

@@ -31,11 +31,8 @@ public static partial class LastLayerSolver
             return OwlQn(similarities, labels, wrongClassMask, initial, lambda, tolerance, maxIterations, progress, cancel);
         using var noGrad = torch.no_grad();
         using var outer = NewDisposeScope();
-        var s = similarities.to(ScalarType.Float64);
-        var mask = wrongClassMask.to(ScalarType.Float64);
-        var w = initial.to(ScalarType.Float64).clone();
+        var (s, mask, w) = Float64Problem(similarities, wrongClassMask, initial);
         var maskValues = mask.contiguous().data<double>().ToArray();
-        Recenter(w, mask);
         double objective = double.NaN, optimality = double.PositiveInfinity;
         int iteration = 0;
         bool converged = false;

@@ -1,6 +1,5 @@
 using TorchSharp;
 using static TorchSharp.torch;
-using static TorchSharp.torch.nn.functional;
 
 namespace ProtoPNet.LastLayer;
 
@@ -25,11 +24,8 @@ public static partial class LastLayerSolver
     {
         using var noGrad = torch.no_grad();
         using var outer = NewDisposeScope();
-        var s = similarities.to(ScalarType.Float64);
-        var mask = wrongClassMask.to(ScalarType.Float64);
+        var (s, mask, w) = Float64Problem(similarities, wrongClassMask, initial);
         var penalized = mask.to(ScalarType.Bool);
-        var w = initial.to(ScalarType.Float64).clone();
-        Recenter(w, mask);
         // Initial inverse-Hessian scaling: the inverse of the diagonal metric d_j = ¼·mean_i s_ij² (see Fista).
         var inverseMetric = 1 / (s.square().mean([0]) / 4).clamp_min(1e-12).view(1, -1);
         var steps = new List<Tensor>();        // s_k = w_{k+1} − w_k

@@ -25,9 +25,7 @@ public static partial class LastLayerSolver
     {
         using var noGrad = torch.no_grad();
         using var outer = NewDisposeScope();
-        var s = similarities.to(ScalarType.Float64);
-        var mask = wrongClassMask.to(ScalarType.Float64);
-        var w = initial.to(ScalarType.Float64).clone();
+        var (s, mask, w) = Float64Problem(similarities, wrongClassMask, initial);
         var y = w.clone();
         double t = 1;
         // Diagonal metric: prototypes' similarities differ in scale by orders of magnitude (a pushed prototype scores ~9
@@ -35,8 +33,6 @@ public static partial class LastLayerSolver
         // d_j = ¼·mean_i s_ij² (the curvature bound of softmax CE along w_kj); the prox stays a soft-threshold, at λ/(L·d_j).
         var metric = (s.square().mean([0]) / 4).clamp_min(1e-12).view(1, -1);
         double lipschitz = 1;
-        Recenter(w, mask);
-        y.copy_(w);
         // Logits are linear in W, so those of the extrapolated point follow from the others without a matrix product.
         var logitsW = s.matmul(w.t());
         var logitsY = logitsW.clone();
@@ -98,6 +94,15 @@ public static partial class LastLayerSolver
         double ce = SmoothValue(s, labels, w).item<double>();
         double penalty = Penalty(w, mask);
         return new SolveResult(w.MoveToOuterDisposeScope(), ce + lambda * penalty, ce, penalty, optimality, iteration, converged);
+    }
+
+    /// <summary>What every solver starts from: S and the mask in float64, and a float64 copy of the initial W, recentred.</summary>
+    private static (Tensor S, Tensor Mask, Tensor W) Float64Problem(Tensor similarities, Tensor wrongClassMask, Tensor initial)
+    {
+        var mask = wrongClassMask.to(ScalarType.Float64);
+        var w = initial.to(ScalarType.Float64).clone();
+        Recenter(w, mask);
+        return (similarities.to(ScalarType.Float64), mask, w);
     }
 
     /// <summary>mean CE and its gradient with respect to W, from the logits S·Wᵀ: (softmax − onehot)ᵀ·S / N.</summary>
