@@ -34,7 +34,9 @@ param(
     [int] $Threads = 2,
     [ValidateRange(1, 20)] [int] $Repeats = 3,
     [switch] $Accuracy,
-    [ValidateSet('Frozen', 'Train')] [string] $WarmBatchNorm = 'Frozen'
+    [ValidateSet('Frozen', 'Train')] [string] $WarmBatchNorm = 'Frozen',
+    # The backbone's arithmetic in the -Accuracy schedule (the speed rounds measure the joint epoch in both).
+    [ValidateSet('Float32', 'BFloat16')] [string] $Precision = 'Float32'
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the module and the experiment assembly (bin/experiments)
@@ -85,6 +87,9 @@ function Measure-Stages([int] $perClass, $train, $lastLayerTrain) {
     $r.WarmImagesPerSecond = [math]::Round(5 * $train.Count / ($cacheBuild + 5 * $train.Count / $warm[-1].ImagesPerSecond), 1)
     $joint = @($model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 0 -Epochs 1 -BatchSize 64 -Seed 1)
     $r.JointImagesPerSecond = [math]::Round($joint[-1].ImagesPerSecond, 1)
+    # The same joint epoch with the backbone's convolutions in bfloat16 (float32 master weights).
+    $joint = @($model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 0 -Epochs 1 -BatchSize 64 -Seed 1 -Precision BFloat16)
+    $r.JointBFloat16ImagesPerSecond = [math]::Round($joint[-1].ImagesPerSecond, 1)
     $r.InferenceImagesPerSecond = [math]::Round(($model | Test-ProtoPNet -Dataset $test -BatchSize 100).ImagesPerSecond, 1)
     # Push: exact, and with the bfloat16 shortlist (on a copy of the same trained model, to compare where prototypes land).
     $snapshot = Join-Path ([IO.Path]::GetTempPath()) ("ptpn-bench-" + [guid]::NewGuid().ToString('N') + '.ptpn')
@@ -153,8 +158,9 @@ $result.Small = $small; $result.Large = $large; $result.Plain = $plainRuns
 if ($Accuracy) {
     # The authors' reference schedule with the authors' rates (a random backbone would otherwise get the from-scratch recipe's).
     $m = New-Model $PrototypesPerClass
-    $null = $m | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 2 -Epochs 3 -BatchSize 64 -Seed 1 -BackboneLearningRate 1e-4 -StepSize 5 -WarmBatchNorm $WarmBatchNorm
+    $null = $m | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 2 -Epochs 3 -BatchSize 64 -Seed 1 -BackboneLearningRate 1e-4 -StepSize 5 -WarmBatchNorm $WarmBatchNorm -Precision $Precision
     $result.WarmBatchNorm = $WarmBatchNorm
+    $result.Precision = $Precision
     $result.TestAccuracyBeforePush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
     $null = $m | Invoke-PrototypePush -Dataset $train -BatchSize 75
     $result.TestAccuracyAfterPush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
@@ -190,6 +196,7 @@ $rows = foreach ($runs in @($small, $large)) {
     if ($runs.Count -eq 0) { continue }
     $n = [int]$runs[0].Prototypes; $t = $authors[$n]; $count = [int]$runs[0].LastLayerImages
     Row 'joint training, img/s' $n $runs JointImagesPerSecond $t.Joint
+    Row 'joint training, bfloat16 backbone, img/s' $n $runs JointBFloat16ImagesPerSecond $t.Joint
     Row 'warm training (5 epochs), img/s' $n $runs WarmImagesPerSecond $t.Warm
     Row 'inference, img/s' $n $runs InferenceImagesPerSecond $t.Inference
     Row 'push, s/1000 img' $n $runs PushSecondsPer1000 $t.Push -Time -digits 2

@@ -77,6 +77,12 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
     /// </summary>
     [Parameter] public WarmBatchNorm? WarmBatchNorm { get; set; }
 
+    /// <summary>
+    /// The backbone's arithmetic while training: Float32 (default, the reference) or BFloat16 (convolutions in bfloat16
+    /// from float32 master weights; faster on CPUs with native bfloat16, such as AVX-512 BF16). The model stays float32.
+    /// </summary>
+    [Parameter] public ComputePrecision Precision { get; set; } = ComputePrecision.Float32;
+
     /// <summary>Recompute the frozen backbone's output every warm epoch instead of caching it.</summary>
     [Parameter] public SwitchParameter NoFeatureCache { get; set; }
 
@@ -129,6 +135,7 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
             Augmentation = Augment ? ImageAugmentation.Authors : null,
             AuxiliaryHead = AuxiliaryHeadCoefficient ?? defaults.AuxiliaryHead,
             WarmBatchNorm = WarmBatchNorm ?? defaults.WarmBatchNorm,
+            Precision = Precision,
         };
         var progress = new ProgressReporter(this, $"Training {Model.Name}", status: ProgressStatus);
         var callbacks = new TrainingCallbacks

@@ -137,7 +137,7 @@ public class BackboneTests
         using var _ = no_grad();
         foreach (var (_, module) in backbone.named_modules())
         {
-            if (module is Conv2d conv) { conv.weight!.fill_(1.0 / conv.weight.shape[1]); conv.bias?.zero_(); }
+            if (module is MixedPrecisionConv2d conv) { conv.Weight.fill_(1.0 / conv.Weight.shape[1]); conv.Bias?.zero_(); }
         }
         var field = backbone.ReceptiveField;
         int width = (field.Size + 4 * field.Stride + 31) / 32 * 32 + 32, height = 32;

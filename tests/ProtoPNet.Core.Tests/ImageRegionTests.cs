@@ -1,5 +1,6 @@
 using ProtoPNet.Data;
 using ProtoPNet.Model;
+using ProtoPNet.Model.Backbones;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
@@ -28,7 +29,7 @@ public class ImageRegionTests
         features.to(float64).eval();
         using var _ = no_grad();
         foreach (var (_, module) in features.named_modules())
-            if (module is Conv2d conv) { conv.weight!.fill_(1.0 / conv.weight.shape[1]); conv.bias?.zero_(); }
+            if (module is MixedPrecisionConv2d conv) { conv.Weight.fill_(1.0 / conv.Weight.shape[1]); conv.Bias?.zero_(); }
         int grid = features.FeatureMapSize(size);
         foreach (var (row, column) in new[] { (0, 0), (grid / 2, grid / 2) })
         {

@@ -51,6 +51,18 @@ Describe 'Start-ProtoPNetTraining' {
         $model.Network.Backbone.state_dict()['features.bn1.running_mean'].sub($before).abs().max().item[float]() | Should -BeGreaterThan 0
     }
 
+    It 'trains with -Precision BFloat16 and leaves a float32 model that runs in float32' {
+        $reference = New-TestModel
+        $mixed = New-TestModel
+        $a = @($reference | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue)
+        $b = @($mixed | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 1 -Threads 1 -Precision BFloat16 -WarningAction SilentlyContinue)
+        $b.Count | Should -Be 3
+        $b[-1].Loss | Should -Not -Be $a[-1].Loss                     # the bfloat16 path ran
+        [math]::Abs($b[-1].Loss / $a[-1].Loss - 1) | Should -BeLessThan 0.1
+        $mixed.Network.BackbonePrecision | Should -Be 'Float32'
+        @($mixed.Network.parameters() | Where-Object { $_.dtype -ne [TorchSharp.torch+ScalarType]::Float32 }).Count | Should -Be 0
+    }
+
     It 'refuses a dataset whose classes differ from the model''s with ClassMismatch' {
         $other = New-TestDataset -Count 4 -Classes cat, dog
         { New-TestModel | Start-ProtoPNetTraining -Dataset $other -WarmEpochs 1 -Epochs 0 -ErrorAction Stop } |

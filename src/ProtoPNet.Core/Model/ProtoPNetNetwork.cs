@@ -75,11 +75,26 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
     }
 
     /// <summary>
-    /// features(x), in the default (contiguous NCHW) layout. Channels-last inference was tried and removed: on AVX-512
-    /// CPUs libtorch 2.10's 1×1 convolutions with 256 or more input channels gave features up to 45 % off on
-    /// channels-last input (resnet18 and larger), which no speed-up justifies.
+    /// features(x), float32 and contiguous, computed at <see cref="BackbonePrecision"/>. Float32 channels-last was tried
+    /// and removed: on AVX-512 CPUs libtorch 2.10's 1×1 convolutions with 256 or more input channels gave features up
+    /// to 45 % off on channels-last input (resnet18 and larger), which no speed-up justifies.
     /// </summary>
-    public Tensor BackboneFeatures(Tensor input) => features.forward(input);
+    public Tensor BackboneFeatures(Tensor input)
+    {
+        if (BackbonePrecision == ComputePrecision.Float32) return features.forward(input);
+        using var scope = NewDisposeScope();
+        // Channels-last (NHWC strides) for bfloat16 only: libtorch then runs oneDNN's NHWC bfloat16 kernels, which are
+        // faster and agree with float32 as closely as the NCHW ones; in float32 the NHWC path is wrong on AVX-512 CPUs
+        // (docs/architecture.md, "Mixed precision").
+        var nhwc = input.to(ScalarType.BFloat16).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+        return features.forward(nhwc).to(ScalarType.Float32).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The arithmetic of the backbone's convolutions (not saved with the model: a setting of the process, as threads
+    /// are). Training sets it for its run from <see cref="Training.TrainingOptions.Precision"/>.
+    /// </summary>
+    public ComputePrecision BackbonePrecision { get; set; } = ComputePrecision.Float32;
 
     public override ProtoPNetOutput forward(Tensor input)
     {

@@ -86,8 +86,10 @@ public static partial class ProtoPNetTrainer
 
             bool wasTraining = network.training;
             var wasTrainable = network.parameters().Select(p => p.requires_grad).ToArray();
+            var wasPrecision = network.BackbonePrecision;
             try
             {
+                network.BackbonePrecision = options.Precision;
                 int epochStart = 0;
                 for (int phaseIndex = 0; phaseIndex < options.Phases.Count; phaseIndex++)
                 {
@@ -104,6 +106,7 @@ public static partial class ProtoPNetTrainer
             finally
             {
                 DisposeCache();
+                network.BackbonePrecision = wasPrecision;
                 int i = 0;
                 foreach (var p in network.parameters()) p.requires_grad = wasTrainable[i++];
                 if (wasTraining) network.train(); else network.eval();
@@ -155,12 +158,8 @@ public static partial class ProtoPNetTrainer
             var backboneGroup = phase.Groups.FirstOrDefault(g => g.Group == ParameterGroup.Backbone);
             if (auxiliary is not null && backboneGroup is not null && (phase.PooledHead || options.AuxiliaryHead > 0))
                 groups.Add(new Adam.ParamGroup(auxiliary.Parameters, backboneGroup.LearningRate, 0.9, 0.999, 1e-8, 0, false, false));
-            using var optimizer = new Adam(groups, phase.Groups[0].LearningRate, 0.9, 0.999, 1e-8, 0, false, false);
-            if (optimizerState is not null)
-            {
-                using var stateReader = new BinaryReader(new MemoryStream(optimizerState));
-                optimizer.load_state_dict(stateReader);
-            }
+            using var optimizer = new FusedAdam(groups, phase.Groups[0].LearningRate);
+            if (optimizerState is not null) optimizer.LoadState(optimizerState);
             for (int phaseEpoch = completed - epochStart; phaseEpoch < phase.Epochs; phaseEpoch++)
             {
                 cancel.ThrowIfCancellationRequested();

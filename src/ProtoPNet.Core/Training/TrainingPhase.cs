@@ -1,3 +1,5 @@
+using ProtoPNet.Model;
+
 namespace ProtoPNet.Training;
 
 /// <summary>How one parameter group trains in a phase.</summary>
@@ -86,6 +88,11 @@ public sealed record TrainingOptions
     /// </summary>
     public Data.ImageAugmentation? Augmentation { get; init; }
     public int EvaluationBatchSize { get; init; } = 100;
+    /// <summary>
+    /// The backbone's arithmetic during the run (its epochs, feature cache and validation); the model keeps float32 weights
+    /// and is float32 again afterwards. <see cref="ComputePrecision.BFloat16"/> trains faster on CPUs with native bfloat16.
+    /// </summary>
+    public ComputePrecision Precision { get; init; } = ComputePrecision.Float32;
     /// <summary>
     /// Weight of an auxiliary cross-entropy on a linear head over the max-pooled backbone features, in every phase
     /// that trains the backbone; 0 for none (the authors'). A ProtoPNet head passes gradient to the backbone through one

@@ -34,7 +34,7 @@ public sealed class DenseNet : Backbone
         var steps = new List<ConvStep> { new(7, 2, 3), new(3, 2, 1) };
         var layers = new List<(string, Module<Tensor, Tensor>)>
         {
-            ("conv0", Conv2d(3, channels, 7, stride: 2, padding: 3, bias: false)),
+            ("conv0", MixedPrecisionConv2d.Create(3, channels, 7, stride: 2, padding: 3, bias: false)),
             ("norm0", BatchNorm2d(channels)),
             ("relu0", ReLU(inplace: true)),
             ("pool0", MaxPool2d(3, 2, 1)),
@@ -47,7 +47,7 @@ public sealed class DenseNet : Backbone
             if (b == blocks.Length - 1) break;
             layers.Add(($"transition{b + 1}", Sequential(
                 ("norm", BatchNorm2d(channels)), ("relu", ReLU(inplace: true)),
-                ("conv", Conv2d(channels, channels / 2, 1, bias: false)), ("pool", AvgPool2d(2, 2)))));
+                ("conv", MixedPrecisionConv2d.Create(channels, channels / 2, 1, bias: false)), ("pool", AvgPool2d(2, 2)))));
             steps.AddRange([new(1), new(2, 2)]);
             channels /= 2;
         }
@@ -101,19 +101,19 @@ internal sealed class DenseLayer : Module<Tensor, Tensor>
 
     private readonly BatchNorm2d norm1;
     private readonly ReLU relu1;
-    private readonly Conv2d conv1;
+    private readonly MixedPrecisionConv2d conv1;
     private readonly BatchNorm2d norm2;
     private readonly ReLU relu2;
-    private readonly Conv2d conv2;
+    private readonly MixedPrecisionConv2d conv2;
 
     public DenseLayer(int inChannels, int growth) : base("DenseLayer")
     {
         norm1 = BatchNorm2d(inChannels);
         relu1 = ReLU(inplace: true);
-        conv1 = Conv2d(inChannels, BottleneckWidth * growth, 1, bias: false);
+        conv1 = MixedPrecisionConv2d.Create(inChannels, BottleneckWidth * growth, 1, bias: false);
         norm2 = BatchNorm2d(BottleneckWidth * growth);
         relu2 = ReLU(inplace: true);
-        conv2 = Conv2d(BottleneckWidth * growth, growth, 3, padding: 1, bias: false);
+        conv2 = MixedPrecisionConv2d.Create(BottleneckWidth * growth, growth, 3, padding: 1, bias: false);
         RegisterComponents();
     }
 

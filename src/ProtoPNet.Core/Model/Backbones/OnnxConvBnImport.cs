@@ -24,11 +24,11 @@ public static class OnnxConvBnImport
         }).ToList();
 
         // The module's conv/bn pairs in registration order: each Conv2d followed (in that order) by its BatchNorm2d.
-        var modulePairs = new List<(string Name, Conv2d Conv, BatchNorm2d Bn)>();
-        Conv2d? pending = null; string pendingName = "";
+        var modulePairs = new List<(string Name, MixedPrecisionConv2d Conv, BatchNorm2d Bn)>();
+        MixedPrecisionConv2d? pending = null; string pendingName = "";
         foreach (var (name, child) in module.named_modules())
         {
-            if (child is Conv2d conv) { pending = conv; pendingName = name; }
+            if (child is MixedPrecisionConv2d conv) { pending = conv; pendingName = name; }
             else if (child is BatchNorm2d bn && pending is not null) { modulePairs.Add((pendingName, pending, bn)); pending = null; }
         }
 
@@ -36,7 +36,7 @@ public static class OnnxConvBnImport
         foreach (bool pointWise in new[] { false, true })
         {
             var fromGraph = graphPairs.Where(p => p.PointWise == pointWise).ToList();
-            var intoModule = modulePairs.Where(p => p.Conv.weight!.shape[2] == 1 == pointWise).ToList();
+            var intoModule = modulePairs.Where(p => p.Conv.Weight.shape[2] == 1 == pointWise).ToList();
             if (fromGraph.Count != intoModule.Count)
                 throw Mismatch(source, $"it has {fromGraph.Count} {(pointWise ? "1×1" : "k×k")} conv+bn pairs, the backbone {intoModule.Count}");
             using var _ = torch.no_grad();
@@ -44,7 +44,7 @@ public static class OnnxConvBnImport
             {
                 var (conv, bn, _) = fromGraph[i];
                 var target = intoModule[i];
-                Copy(target.Conv.weight!, initializers[conv.Inputs[1]], $"{target.Name}.weight", source);
+                Copy(target.Conv.Weight, initializers[conv.Inputs[1]], $"{target.Name}.weight", source);
                 Copy(target.Bn.weight!, initializers[bn.Inputs[1]], $"{target.Name}→bn.weight", source);
                 Copy(target.Bn.bias!, initializers[bn.Inputs[2]], $"{target.Name}→bn.bias", source);
                 Copy(target.Bn.running_mean!, initializers[bn.Inputs[3]], $"{target.Name}→bn.running_mean", source);

@@ -21,7 +21,7 @@ public sealed class ResNet : Backbone
         [152] = (true, [3, 8, 36, 3]),
     };
 
-    private readonly Conv2d conv1;
+    private readonly MixedPrecisionConv2d conv1;
     private readonly BatchNorm2d bn1;
     private readonly ReLU relu;
     private readonly MaxPool2d maxpool;
@@ -47,7 +47,7 @@ public sealed class ResNet : Backbone
     {
         var (bottleneck, blocks) = configuration;
         defaultNormalization = normalization ?? ImageNormalization.ImageNet;
-        conv1 = Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
+        conv1 = MixedPrecisionConv2d.Create(3, 64, 7, stride: 2, padding: 3, bias: false);
         bn1 = BatchNorm2d(64);
         relu = ReLU(inplace: true);
         maxpool = MaxPool2d(3, 2, 1);
@@ -69,7 +69,7 @@ public sealed class ResNet : Backbone
             int s = i == 0 ? stride : 1;
             Sequential? downsample = null;
             if (i == 0 && (stride != 1 || inPlanes != planes * expansion))
-                downsample = Sequential(("0", Conv2d(inPlanes, planes * expansion, 1, stride: stride, bias: false)),
+                downsample = Sequential(("0", MixedPrecisionConv2d.Create(inPlanes, planes * expansion, 1, stride: stride, bias: false)),
                                         ("1", BatchNorm2d(planes * expansion)));
             if (bottleneck)
             {
@@ -108,19 +108,19 @@ public sealed class ResNet : Backbone
 /// <summary>Two 3×3 convolutions and a shortcut (resnet18, resnet34).</summary>
 internal sealed class ResNetBasicBlock : Module<Tensor, Tensor>
 {
-    private readonly Conv2d conv1;
+    private readonly MixedPrecisionConv2d conv1;
     private readonly BatchNorm2d bn1;
     private readonly ReLU relu;
-    private readonly Conv2d conv2;
+    private readonly MixedPrecisionConv2d conv2;
     private readonly BatchNorm2d bn2;
     private readonly Sequential? downsample;
 
     public ResNetBasicBlock(int inPlanes, int planes, int stride, Sequential? downsample) : base("BasicBlock")
     {
-        conv1 = Conv2d(inPlanes, planes, 3, stride: stride, padding: 1, bias: false);
+        conv1 = MixedPrecisionConv2d.Create(inPlanes, planes, 3, stride: stride, padding: 1, bias: false);
         bn1 = BatchNorm2d(planes);
         relu = ReLU(inplace: true);
-        conv2 = Conv2d(planes, planes, 3, padding: 1, bias: false);
+        conv2 = MixedPrecisionConv2d.Create(planes, planes, 3, padding: 1, bias: false);
         bn2 = BatchNorm2d(planes);
         this.downsample = downsample;
         RegisterComponents();
@@ -141,22 +141,22 @@ internal sealed class ResNetBottleneck : Module<Tensor, Tensor>
 {
     public const int Expansion = 4;
 
-    private readonly Conv2d conv1;
+    private readonly MixedPrecisionConv2d conv1;
     private readonly BatchNorm2d bn1;
-    private readonly Conv2d conv2;
+    private readonly MixedPrecisionConv2d conv2;
     private readonly BatchNorm2d bn2;
-    private readonly Conv2d conv3;
+    private readonly MixedPrecisionConv2d conv3;
     private readonly BatchNorm2d bn3;
     private readonly ReLU relu;
     private readonly Sequential? downsample;
 
     public ResNetBottleneck(int inPlanes, int planes, int stride, Sequential? downsample) : base("Bottleneck")
     {
-        conv1 = Conv2d(inPlanes, planes, 1, bias: false);
+        conv1 = MixedPrecisionConv2d.Create(inPlanes, planes, 1, bias: false);
         bn1 = BatchNorm2d(planes);
-        conv2 = Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
+        conv2 = MixedPrecisionConv2d.Create(planes, planes, 3, stride: stride, padding: 1, bias: false);
         bn2 = BatchNorm2d(planes);
-        conv3 = Conv2d(planes, planes * Expansion, 1, bias: false);
+        conv3 = MixedPrecisionConv2d.Create(planes, planes * Expansion, 1, bias: false);
         bn3 = BatchNorm2d(planes * Expansion);
         relu = ReLU(inplace: true);
         this.downsample = downsample;

@@ -19,10 +19,10 @@ internal static class TorchvisionInit
         {
             switch (child)
             {
-                case Conv2d conv:
-                    nn.init.kaiming_normal_(conv.weight!, mode: fanOut ? nn.init.FanInOut.FanOut : nn.init.FanInOut.FanIn,
+                case MixedPrecisionConv2d conv:
+                    nn.init.kaiming_normal_(conv.Weight, mode: fanOut ? nn.init.FanInOut.FanOut : nn.init.FanInOut.FanIn,
                         nonlinearity: nn.init.NonlinearityType.ReLU);
-                    if (conv.bias is not null) nn.init.zeros_(conv.bias);
+                    if (conv.Bias is not null) nn.init.zeros_(conv.Bias);
                     break;
                 case BatchNorm2d bn:
                     nn.init.ones_(bn.weight!);

@@ -43,7 +43,7 @@ public sealed class Vgg : Backbone
                 steps.Add(new ConvStep(2, 2));
                 continue;
             }
-            layers.Add(($"{layers.Count}", Conv2d(inChannels, v, 3, padding: 1)));
+            layers.Add(($"{layers.Count}", MixedPrecisionConv2d.Create(inChannels, v, 3, padding: 1)));
             if (batchNorm) layers.Add(($"{layers.Count}", BatchNorm2d(v)));
             layers.Add(($"{layers.Count}", ReLU(inplace: true)));
             steps.Add(new ConvStep(3, 1, 1));

@@ -1,0 +1,172 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Training;
+
+/// <summary>
+/// TorchSharp's <see cref="Adam"/> (L2 weight decay added to the gradient, bias-corrected moments), with the update of
+/// each float32 CPU parameter done in one pass over its memory instead of nine tensor operations. Adam's per-step
+/// work is memory traffic: the tensor version reads and writes every weight-sized array about 26 times per step
+/// (60 ms for resnet18's 11 million weights on our 2-core machine, a quarter of a bfloat16 training step); the
+/// fused loop reads the weight, gradient and both moments once and writes the weight and moments once.
+/// <para>Its state is Adam's own (same <c>State</c> objects, same <c>save_state_dict</c> format), and
+/// <see cref="LoadState"/> takes Adam's saved state too. Parameters it cannot address as plain float32 memory (another device or dtype,
+/// non-contiguous gradients) and the amsgrad/maximize variants take Adam's tensor path. The arithmetic is Adam's, in
+/// float32, but not bit for bit: libtorch's kernels may fuse multiply-adds differently (docs/architecture.md, "Fused Adam").</para>
+/// </summary>
+public sealed class FusedAdam : Adam
+{
+    // Below this many elements a parameter is updated on the calling thread: splitting costs more than it saves.
+    private const int ParallelThreshold = 1 << 16;
+
+    public FusedAdam(IEnumerable<ParamGroup> groups, double lr) : base(groups, lr, 0.9, 0.999, 1e-8, 0, false, false)
+    {
+    }
+
+    /// <summary>
+    /// Loads state saved by this class or by TorchSharp's Adam (checkpoints written before this class existed): the
+    /// stream is Adam's format, headed by the saving class's name, which <c>load_state_dict</c> insists on.
+    /// </summary>
+    public void LoadState(byte[] state)
+    {
+        using var reader = new BinaryReader(new MemoryStream(state));
+        string saver = reader.ReadString();
+        if (saver != nameof(Adam) && saver != nameof(FusedAdam))
+            throw new InvalidDataException($"The optimizer state was saved by '{saver}', not by Adam.");
+        var renamed = new MemoryStream();
+        using (var writer = new BinaryWriter(renamed, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(nameof(FusedAdam));
+            reader.BaseStream.CopyTo(renamed);
+        }
+        renamed.Position = 0;
+        using var renamedReader = new BinaryReader(renamed);
+        load_state_dict(renamedReader);
+    }
+
+    public override Tensor step(Func<Tensor>? closure = null)
+    {
+        Tensor? loss = null;
+        if (closure is not null)
+            using (enable_grad()) loss = closure();
+        using var _ = no_grad();
+        foreach (var group in _parameter_groups)
+        {
+            var options = (Options)group.Options;
+            double beta1 = options.beta1!.Value, beta2 = options.beta2!.Value, eps = options.eps!.Value;
+            double weightDecay = options.weight_decay!.Value, lr = options.LearningRate!.Value;
+            bool tensorPath = options.amsgrad!.Value || options.maximize!.Value;
+            foreach (var param in group.Parameters)
+            {
+                using var grad = param.grad;
+                if (grad is null) continue;
+                var state = (State)_state[param.Handle];
+                state.step += 1;
+                double correction1 = 1 - Math.Pow(beta1, state.step), correction2 = 1 - Math.Pow(beta2, state.step);
+                if (tensorPath || !Addressable(param, grad, state))
+                {
+                    using var scope = NewDisposeScope();
+                    TensorUpdate(param, grad, state, beta1, beta2, eps, weightDecay, lr, correction1, correction2, options.amsgrad.Value, options.maximize!.Value);
+                    continue;
+                }
+                var coefficients = new Coefficients((float)beta1, (float)(1 - beta1), (float)beta2, (float)(1 - beta2), (float)eps,
+                    (float)weightDecay, (float)Math.Sqrt(correction2), (float)(-lr / correction1));
+                FusedUpdate(param, grad, state.exp_avg, state.exp_avg_sq, coefficients);
+            }
+        }
+        return loss!;
+    }
+
+    private static bool Addressable(Tensor param, Tensor grad, State state) =>
+        param.device_type == DeviceType.CPU && param.dtype == ScalarType.Float32 && grad.dtype == ScalarType.Float32 &&
+        state.exp_avg.dtype == ScalarType.Float32 && state.exp_avg_sq.dtype == ScalarType.Float32 &&
+        param.is_contiguous() && grad.is_contiguous() && state.exp_avg.is_contiguous() && state.exp_avg_sq.is_contiguous();
+
+    /// <summary>Adam's own step for one parameter (the TorchSharp code path), for what the fused loop does not take.</summary>
+    private static void TensorUpdate(Tensor param, Tensor grad, State state, double beta1, double beta2, double eps, double weightDecay,
+        double lr, double correction1, double correction2, bool amsgrad, bool maximize)
+    {
+        using Scalar b1 = beta1, oneMinusB1 = 1 - beta1, b2 = beta2, oneMinusB2 = 1 - beta2, epsilon = eps, decay = weightDecay;
+        using Scalar root = Math.Sqrt(correction2), stepSize = -lr / correction1;
+        var g = maximize ? grad.neg() : grad;
+        if (weightDecay != 0) g = g.add(param, alpha: decay);
+        state.exp_avg.mul_(b1).add_(g, alpha: oneMinusB1);
+        state.exp_avg_sq.mul_(b2).addcmul_(g, g, value: oneMinusB2);
+        Tensor second = state.exp_avg_sq;
+        if (amsgrad)
+        {
+            var previous = state.max_exp_avg_sq;
+            state.max_exp_avg_sq = torch.maximum(previous, state.exp_avg_sq).DetachFromDisposeScope();
+            previous.Dispose();
+            second = state.max_exp_avg_sq;
+        }
+        var denominator = second.sqrt().div_(root).add_(epsilon);
+        param.addcdiv_(state.exp_avg, denominator, value: stepSize);
+    }
+
+    private readonly record struct Coefficients(float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2, float Epsilon,
+        float WeightDecay, float RootCorrection2, float NegativeStepSize);
+
+    private static unsafe void FusedUpdate(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c)
+    {
+        long count = param.numel();
+        // Tensor.bytes spans the tensor's own memory (contiguous CPU tensors, checked by Addressable).
+        fixed (byte* pb = param.bytes, gb = grad.bytes, mb = expAvg.bytes, vb = expAvgSq.bytes)
+            FusedUpdate((float*)pb, (float*)gb, (float*)mb, (float*)vb, count, c);
+    }
+
+    private static unsafe void FusedUpdate(float* p, float* g, float* m, float* v, long count, Coefficients c)
+    {
+        if (count < ParallelThreshold)
+        {
+            Update(p, g, m, v, 0, count, c);
+            return;
+        }
+        int parts = Math.Max(1, Math.Min(torch.get_num_threads(), (int)(count / ParallelThreshold)));
+        long chunk = (count + parts - 1) / parts;
+        // Pointers cannot be captured by a lambda; their addresses as integers can.
+        nint pa = (nint)p, ga = (nint)g, ma = (nint)m, va = (nint)v;
+        Parallel.For(0, parts, part =>
+        {
+            long start = part * chunk, end = Math.Min(count, start + chunk);
+            Update((float*)pa, (float*)ga, (float*)ma, (float*)va, start, end, c);
+        });
+    }
+
+    /// <summary>Elements [start, end): g' = g + wd·p; m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²;
+    /// p = p − lr/(1−β1ᵗ) · m / (√v / √(1−β2ᵗ) + ε).</summary>
+    private static unsafe void Update(float* p, float* g, float* m, float* v, long start, long end, Coefficients c)
+    {
+        long i = start;
+        int width = Vector<float>.Count;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var beta1 = new Vector<float>(c.Beta1); var oneMinusBeta1 = new Vector<float>(c.OneMinusBeta1);
+            var beta2 = new Vector<float>(c.Beta2); var oneMinusBeta2 = new Vector<float>(c.OneMinusBeta2);
+            var epsilon = new Vector<float>(c.Epsilon); var decay = new Vector<float>(c.WeightDecay);
+            var root = new Vector<float>(c.RootCorrection2); var stepSize = new Vector<float>(c.NegativeStepSize);
+            for (; i + width <= end; i += width)
+            {
+                var pv = Vector.Load(p + i);
+                var gv = Vector.Load(g + i) + decay * pv;
+                var mv = Vector.Load(m + i) * beta1 + oneMinusBeta1 * gv;
+                var vv = Vector.Load(v + i) * beta2 + oneMinusBeta2 * (gv * gv);
+                mv.Store(m + i);
+                vv.Store(v + i);
+                (pv + stepSize * (mv / (Vector.SquareRoot(vv) / root + epsilon))).Store(p + i);
+            }
+        }
+        for (; i < end; i++)
+        {
+            float gi = g[i] + c.WeightDecay * p[i];
+            float mi = m[i] * c.Beta1 + c.OneMinusBeta1 * gi;
+            float vi = v[i] * c.Beta2 + c.OneMinusBeta2 * (gi * gi);
+            m[i] = mi;
+            v[i] = vi;
+            p[i] += c.NegativeStepSize * (mi / (MathF.Sqrt(vi) / c.RootCorrection2 + c.Epsilon));
+        }
+    }
+}
