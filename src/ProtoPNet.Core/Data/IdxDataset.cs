@@ -3,6 +3,7 @@ using System.IO.Compression;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
+using ProtoPNet.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -71,7 +72,7 @@ public sealed class IdxDataset : ImageDataset, IInMemoryDataset
     {
         using var scope = NewDisposeScope();
         using var index = tensor(indices.Select(i => (long)i).ToArray());
-        var batch = pixels.index_select(0, index).to(ScalarType.Float32).div_(255f);
+        var batch = pixels.index_select(0, index).to(ScalarType.Float32).DivInPlace(255f);
         if (ImageHeight != size || ImageWidth != size)
             batch = nn.functional.interpolate(batch, [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
         return batch.expand(-1, 3, -1, -1).contiguous().MoveToOuterDisposeScope();

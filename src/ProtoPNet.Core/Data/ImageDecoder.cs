@@ -1,3 +1,4 @@
+using ProtoPNet.Model;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Bmp;
@@ -252,7 +253,7 @@ public static class ImageDecoder
     {
         int h = (int)chw.shape[1], w = (int)chw.shape[2];
         using var scope = NewDisposeScope();
-        var bytes = (chw.detach().cpu().clamp(0, 1) * 255).round_().to(ScalarType.Byte).expand(3, h, w).permute(1, 2, 0).contiguous();
+        var bytes = chw.detach().cpu().Clamp(0, 1).Mul(255).round_().to(ScalarType.Byte).expand(3, h, w).permute(1, 2, 0).contiguous();
         var data = bytes.data<byte>().ToArray();
         return Image.LoadPixelData<Rgb24>(data, w, h);
     }

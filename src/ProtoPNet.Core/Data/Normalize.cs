@@ -12,6 +12,6 @@ public static class Normalize
         var x = n.Bgr ? rgb.flip(1) : rgb;
         var mean = tensor(n.Bgr ? Enumerable.Reverse(n.Mean).ToArray() : n.Mean, device: rgb.device).view(1, 3, 1, 1);
         var std = tensor(n.Bgr ? Enumerable.Reverse(n.Std).ToArray() : n.Std, device: rgb.device).view(1, 3, 1, 1);
-        return ((x * n.Scale - mean) / std).MoveToOuterDisposeScope();
+        return ((x.Mul(n.Scale) - mean) / std).MoveToOuterDisposeScope();
     }
 }

@@ -275,7 +275,7 @@ public static class InterpretabilityMeter
                     // HWC bytes → CHW floats in [0,1], as ImageDecoder.ToTensor does per image. The consumer disposes the batch.
                     Tensor pixels;
                     using (var scope = NewDisposeScope())
-                        pixels = tensor(all, [ok.Count, size, size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32).div_(255f).contiguous().DetachFromDisposeScope();
+                        pixels = tensor(all, [ok.Count, size, size, 3]).permute(0, 3, 1, 2).to(ScalarType.Float32).DivInPlace(255f).contiguous().DetachFromDisposeScope();
                     yield return new Loaded(ok.Select(i => start + i).ToArray(), pixels, ok.Select(i => geometry[i]).ToArray());
                 }
                 options.Progress?.Report(new StageProgress(start + count, n, activity));
@@ -581,10 +581,10 @@ public static class InterpretabilityMeter
                 read += batch.Indices.Length;
                 var clean = Normalized(batch.Pixels);
                 // The noise is drawn for every image in order, so it does not depend on which images have parts.
-                var noise = torch.randn(clean.shape, generator: generator).mul_(options.NoiseStd).clamp_(-options.NoiseClip, options.NoiseClip).to(clean.device);
+                var noise = torch.randn(clean.shape, generator: generator).MulInPlace(options.NoiseStd).ClampInPlace(-options.NoiseClip, options.NoiseClip).to(clean.device);
                 var pairList = OwnClassPairs(batch);
                 if (pairList.Count == 0) continue;
-                var noisy = clean + noise;
+                var noisy = clean.Add(noise);
                 var cleanBoxes = PairBoxes(members.Select(m => Forward(m, clean)).ToArray(), pairList);
                 var noisyBoxes = PairBoxes(members.Select(m => Forward(m, noisy)).ToArray(), pairList);
                 for (int i = 0; i < pairList.Count; i++)
@@ -709,7 +709,7 @@ public static class InterpretabilityMeter
                 var w = tensor(weights, [predicted.Length, p.Prototypes, 1, 1]).to(p.SimilarityMaps.device);
                 var map = (p.SimilarityMaps * w).sum(1, keepdim: true);
                 var up = interpolate(map.to(ScalarType.Float32), [size, size], mode: InterpolationMode.Bicubic, align_corners: false).squeeze(1).cpu();
-                total = total is null ? up : total + up;
+                total = total is null ? up : total.Add(up);
             }
             return total!.contiguous();
         }

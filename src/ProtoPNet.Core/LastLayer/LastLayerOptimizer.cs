@@ -81,7 +81,7 @@ public static class LastLayerOptimizer
                 if (labels.shape[0] == 0)
                     throw new ProtoPNetException("EmptyDataset", ErrorKind.InvalidArgument, $"No image of dataset '{dataset.Name}' could be loaded.", dataset.Name);
                 double similaritySeconds = clock.Elapsed.TotalSeconds;
-                using var mask = (1 - network.PrototypeClassIdentity.t()).to(ScalarType.Float64);
+                using var mask = network.PrototypeClassIdentity.t().RSub(1).to(ScalarType.Float64);
                 using var initial = network.LastLayer.weight!.detach().clone();
                 double accuracyBefore = Accuracy(similarities, labels, initial);
                 var solveClock = Stopwatch.StartNew();
@@ -99,7 +99,7 @@ public static class LastLayerOptimizer
                 {
                     using (torch.no_grad()) network.LastLayer.weight!.copy_(solved.Weight.to(network.LastLayer.weight!.dtype));
                     using var wrong = mask.to(ScalarType.Bool);
-                    using var zeros = solved.Weight.eq(0).logical_and(wrong);
+                    using var zeros = solved.Weight.EqualTo(0).logical_and(wrong);
                     double sparsity = zeros.sum().item<long>() / Math.Max(1.0, wrong.sum().item<long>());
                     double accuracy = Accuracy(similarities, labels, solved.Weight);
                     var result = new LastLayerResult
@@ -201,7 +201,7 @@ public static class LastLayerOptimizer
                     using var scope = NewDisposeScope();
                     var rows = torch.tensor(order.AsSpan(start, (int)Math.Min(options.BatchSize, n - start)).ToArray());
                     var logits = s.index_select(0, rows).matmul(weight.t());
-                    var loss = nn.functional.cross_entropy(logits, labels.index_select(0, rows)) + options.Lambda * (weight * m32).abs().sum();
+                    var loss = nn.functional.cross_entropy(logits, labels.index_select(0, rows)).Add((weight * m32).abs().sum().Mul(options.Lambda));
                     optimizer.zero_grad();
                     loss.backward();
                     optimizer.step();

@@ -1,3 +1,4 @@
+using ProtoPNet.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
@@ -75,14 +76,14 @@ public static partial class LastLayerSolver
 
             // Armijo along d with the L1 term (Tseng & Yun): F(W + t·d) ≤ F(W) + σ·t·Δ, Δ = gᵀd + λ(‖(W+d)⊙mask‖₁ − ‖W⊙mask‖₁) < 0.
             var d = torch.tensor(direction, [classes, prototypes], ScalarType.Float64);
-            double decrease = (gradient * d).sum().item<double>() + lambda * (Penalty(w + d, mask) - penalty);
+            double decrease = (gradient * d).sum().item<double>() + lambda * (Penalty(w.Add(d), mask) - penalty);
             var logitsStep = s.matmul(d.t());
             double step = 1;
             bool accepted = false;
             for (int halving = 0; decrease < 0 && halving < 40; halving++, step /= 2)
             {
-                var trial = w + step * d;
-                double trialObjective = cross_entropy(logits + step * logitsStep, labels).item<double>() + lambda * Penalty(trial, mask);
+                var trial = w.Add(d.Mul(step));
+                double trialObjective = cross_entropy(logits.Add(logitsStep.Mul(step)), labels).item<double>() + lambda * Penalty(trial, mask);
                 if (trialObjective <= objective + 1e-4 * step * decrease) { accepted = true; break; }
             }
             if (!accepted)
@@ -91,7 +92,7 @@ public static partial class LastLayerSolver
                 if (hessianType == ScalarType.Float32) { hessianType = ScalarType.Float64; continue; }
                 break;   // no descent left that float64 can see: this is as close as it gets
             }
-            w.add_(step * d);
+            w.AddInPlace(d.Mul(step));
             lastStep = step;
             Recenter(w, mask);
         }
@@ -124,14 +125,14 @@ public static partial class LastLayerSolver
                 {
                     var weight = a == b ? pa - pa * pa : -(pa * p.select(1, b));
                     var block = (rowsP * weight.to(precision).unsqueeze(1)).t().matmul(rowsP);
-                    hessian.narrow(0, a * m, m).narrow(1, b * m, m).add_(block);
+                    hessian.narrow(0, a * m, m).narrow(1, b * m, m).AddInPlace(block);
                 }
             }
         }
         for (long a = 0; a < classes; a++)
             for (long b = a + 1; b < classes; b++)
                 hessian.narrow(0, b * m, m).narrow(1, a * m, m).copy_(hessian.narrow(0, a * m, m).narrow(1, b * m, m).t());
-        return hessian.to(ScalarType.Float64).div_(n);
+        return hessian.to(ScalarType.Float64).DivInPlace(n);
     }
 
     /// <summary>
@@ -161,10 +162,10 @@ public static partial class LastLayerSolver
         var signT = torch.tensor(sign);
         var fixedT = torch.tensor(fixedStep);
         var hFree = h.index_select(0, index);                                         // [F, size]
-        var rhs = -(gT.index_select(0, index) + lambda * signT.index_select(0, index) + hFree.matmul(fixedT));
+        var rhs = -(gT.index_select(0, index).Add(signT.index_select(0, index).Mul(lambda)).Add(hFree.matmul(fixedT)));
         var hFF = hFree.index_select(1, index);
         double damping = 1e-9 * hFF.diagonal().mean().item<double>() + 1e-300;
-        hFF.diagonal().add_(damping);
+        hFF.diagonal().AddInPlace(damping);
         var solved = torch.linalg.solve(hFF, rhs);
         var candidate = (double[])fixedStep.Clone();
         var solvedValues = solved.data<double>().ToArray();

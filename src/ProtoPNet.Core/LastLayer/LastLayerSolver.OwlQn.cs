@@ -1,3 +1,4 @@
+using ProtoPNet.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,7 +28,7 @@ public static partial class LastLayerSolver
         var (s, mask, w) = Float64Problem(similarities, wrongClassMask, initial);
         var penalized = mask.to(ScalarType.Bool);
         // Initial inverse-Hessian scaling: the inverse of the diagonal metric d_j = ¼·mean_i s_ij² (see Fista).
-        var inverseMetric = 1 / (s.square().mean([0]) / 4).clamp_min(1e-12).view(1, -1);
+        var inverseMetric = s.Square().mean([0]).Div(4).ClampMin(1e-12).view(1, -1).RDiv(1);
         var steps = new List<Tensor>();        // s_k = w_{k+1} − w_k
         var changes = new List<Tensor>();      // y_k = ∇f(w_{k+1}) − ∇f(w_k)
         var curvatures = new List<double>();   // y_kᵀ s_k
@@ -49,10 +50,10 @@ public static partial class LastLayerSolver
             var pseudo = PseudoGradient(w, gradient, penalized, lambda);
             var direction = -TwoLoop(pseudo, steps, changes, curvatures, inverseMetric);
             // Keep only the components that descend along the pseudo-gradient; the others would leave the orthant.
-            direction = torch.where((direction * pseudo).lt(0), direction, torch.zeros_like(direction));
+            direction = torch.where((direction * pseudo).LessThan(0), direction, torch.zeros_like(direction));
             if (direction.abs().max().item<double>() == 0) direction = -pseudo * inverseMetric;   // memory gone stale: scaled steepest descent
             // The orthant of the step: the sign of w, or for a zero weight the sign it would move to.
-            var orthant = torch.where(w.ne(0), w.sign(), -pseudo.sign());
+            var orthant = torch.where(w.NotEqualTo(0), w.sign(), -pseudo.sign());
             double slope = (pseudo * direction).sum().item<double>();
 
             double step = 1;
@@ -61,9 +62,9 @@ public static partial class LastLayerSolver
             double nextObjective = double.NaN;
             for (int halving = 0; halving < 50; halving++, step /= 2)
             {
-                var trial = w + step * direction;
+                var trial = w.Add(direction.Mul(step));
                 // Wrong-class weights that would cross into the other orthant stop at zero; own-class weights move freely.
-                trial = torch.where(penalized.logical_and((trial * orthant).le(0)), torch.zeros_like(trial), trial);
+                trial = torch.where(penalized.logical_and((trial * orthant).LessOrEqual(0)), torch.zeros_like(trial), trial);
                 var (trialValue, trialGradient) = ValueAndGradient(s, labels, s.matmul(trial.t()));
                 double trialObjective = trialValue.item<double>() + lambda * Penalty(trial, mask);
                 if (trialObjective <= objective + 1e-4 * (pseudo * (trial - w)).sum().item<double>())
@@ -108,8 +109,8 @@ public static partial class LastLayerSolver
     /// </summary>
     private static Tensor PseudoGradient(Tensor w, Tensor g, Tensor penalized, double lambda)
     {
-        var atZero = torch.where((g + lambda).lt(0), g + lambda, torch.where((g - lambda).gt(0), g - lambda, torch.zeros_like(g)));
-        var off = torch.where(w.ne(0), g + lambda * w.sign(), atZero);
+        var atZero = torch.where(g.Add(lambda).LessThan(0), g.Add(lambda), torch.where(g.Sub(lambda).GreaterThan(0), g.Sub(lambda), torch.zeros_like(g)));
+        var off = torch.where(w.NotEqualTo(0), g.Add(w.sign().Mul(lambda)), atZero);
         return torch.where(penalized, off, g);
     }
 
@@ -122,7 +123,7 @@ public static partial class LastLayerSolver
         for (int i = count - 1; i >= 0; i--)
         {
             alpha[i] = (steps[i] * r).sum().item<double>() / curvatures[i];
-            r.sub_(changes[i] * alpha[i]);
+            r.sub_(changes[i].Mul(alpha[i]));
         }
         double gamma = 1;
         if (count > 0)
@@ -130,11 +131,11 @@ public static partial class LastLayerSolver
             var y = changes[count - 1];
             gamma = curvatures[count - 1] / (y * y * inverseMetric).sum().item<double>();
         }
-        r.mul_(inverseMetric * gamma);
+        r.mul_(inverseMetric.Mul(gamma));
         for (int i = 0; i < count; i++)
         {
             double beta = (changes[i] * r).sum().item<double>() / curvatures[i];
-            r.add_(steps[i] * (alpha[i] - beta));
+            r.AddInPlace(steps[i].Mul(alpha[i] - beta));
         }
         return r;
     }

@@ -1,3 +1,4 @@
+using ProtoPNet.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
@@ -31,7 +32,7 @@ public static partial class LastLayerSolver
         // Diagonal metric: prototypes' similarities differ in scale by orders of magnitude (a pushed prototype scores ~9
         // on its source image, ~0.1 elsewhere), which plain FISTA pays for in iterations. Column j is scaled by
         // d_j = ¼·mean_i s_ij² (the curvature bound of softmax CE along w_kj); the prox stays a soft-threshold, at λ/(L·d_j).
-        var metric = (s.square().mean([0]) / 4).clamp_min(1e-12).view(1, -1);
+        var metric = s.Square().mean([0]).Div(4).ClampMin(1e-12).view(1, -1);
         double lipschitz = 1;
         // Logits are linear in W, so those of the extrapolated point follow from the others without a matrix product.
         var logitsW = s.matmul(w.t());
@@ -50,11 +51,11 @@ public static partial class LastLayerSolver
             // Backtracking: accept the step 1/L once the quadratic model at y bounds f at the prox point.
             while (true)
             {
-                var step = metric * lipschitz;
-                next = Prox(y - gy / step, mask, lambda / step);
+                var step = metric.Mul(lipschitz);
+                next = Prox(y - gy / step, mask, step.RDiv(lambda));
                 logitsNext = s.matmul(next.t());
                 var diff = next - y;
-                var excess = cross_entropy(logitsNext, labels) - fy - (gy * diff).sum() - (step * diff.square()).sum() / 2;
+                var excess = cross_entropy(logitsNext, labels) - fy - (gy * diff).sum() - (step * diff.Square()).sum().Div(2);
                 if (excess.item<double>() <= 1e-12 * Math.Max(1, Math.Abs(fyValue))) break;
                 lipschitz *= 2;
             }
@@ -62,8 +63,8 @@ public static partial class LastLayerSolver
             bool restart = ((y - next) * (next - w)).sum().item<double>() > 0;
             double tNext = restart ? 1 : (1 + Math.Sqrt(1 + 4 * t * t)) / 2;
             double beta = restart ? 0 : (t - 1) / tNext;
-            y.copy_(next + beta * (next - w));
-            logitsY.copy_(logitsNext + beta * (logitsNext - logitsW));
+            y.copy_(next.Add((next - w).Mul(beta)));
+            logitsY.copy_(logitsNext.Add((logitsNext - logitsW).Mul(beta)));
             w.copy_(next);
             logitsW.copy_(logitsNext);
             t = tNext;
@@ -111,8 +112,8 @@ public static partial class LastLayerSolver
         var logProbabilities = log_softmax(logits, 1);
         var value = -logProbabilities.gather(1, labels.view(-1, 1)).mean();
         var residual = logProbabilities.exp();
-        residual.scatter_add_(1, labels.view(-1, 1), torch.full([labels.shape[0], 1], -1.0, dtype: residual.dtype, device: residual.device));
-        return (value, residual.t().matmul(s) / s.shape[0]);
+        residual.scatter_add_(1, labels.view(-1, 1), ScalarMath.Full([labels.shape[0], 1], -1.0, residual.dtype, residual.device));
+        return (value, residual.t().matmul(s).Div(s.shape[0]));
     }
 
     /// <summary>
@@ -127,7 +128,7 @@ public static partial class LastLayerSolver
         using var scope = NewDisposeScope();
         var wrong = mask.t().to(ScalarType.Bool);                                       // [m, K]
         var counts = wrong.sum(1);
-        if (!counts.eq(k - 1).all().item<bool>()) return 0;                            // every prototype has exactly one class
+        if (!counts.EqualTo(k - 1).all().item<bool>()) return 0;                        // every prototype has exactly one class
         var values = w.t().masked_select(wrong).view(m, k - 1);
         var median = values.sort(1).Values.select(1, (k - 2) / 2);                       // [m], the lower median
         double before = Penalty(w, mask);
@@ -145,8 +146,8 @@ public static partial class LastLayerSolver
         var logProbabilities = log_softmax(s.matmul(w.t()), 1);
         var value = -logProbabilities.gather(1, labels.view(-1, 1)).mean();
         var residual = logProbabilities.exp();
-        residual.scatter_add_(1, labels.view(-1, 1), torch.full([labels.shape[0], 1], -1.0, dtype: residual.dtype, device: residual.device));
-        var gradient = residual.t().matmul(s) / s.shape[0];
+        residual.scatter_add_(1, labels.view(-1, 1), ScalarMath.Full([labels.shape[0], 1], -1.0, residual.dtype, residual.device));
+        var gradient = residual.t().matmul(s).Div(s.shape[0]);
         return (value, gradient);
     }
 
@@ -158,7 +159,7 @@ public static partial class LastLayerSolver
     /// <summary>Soft-thresholds only the wrong-class entries, each at its own threshold (broadcast).</summary>
     internal static Tensor Prox(Tensor v, Tensor mask, Tensor threshold)
     {
-        var shrunk = v.sign() * (v.abs() - threshold).clamp_min(0);
+        var shrunk = v.sign() * (v.abs() - threshold).ClampMin(0);
         return torch.where(mask.to(ScalarType.Bool), shrunk, v);
     }
 

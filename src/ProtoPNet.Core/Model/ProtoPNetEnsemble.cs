@@ -71,7 +71,7 @@ public sealed class ProtoPNetEnsemble : IClassifier
             if (sum is null) sum = logits;
             else
             {
-                sum.add_(logits);
+                sum.AddInPlace(logits);
                 logits.Dispose();
             }
         }

@@ -64,7 +64,7 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
     {
         using var _ = torch.no_grad();
         var positive = prototype_class_identity.t();
-        last_layer.weight!.copy_(positive + incorrect * (1 - positive));
+        last_layer.weight!.copy_(positive.Add(positive.RSub(1).Mul(incorrect)));
     }
 
     /// <summary>z = add_on(features(x)).</summary>

@@ -16,10 +16,10 @@ public static class PrototypeDistances
         using var scope = NewDisposeScope();
         long depth = prototypes.shape[1], h = prototypes.shape[2], w = prototypes.shape[3];
         var ones = torch.ones(1, depth, h, w, dtype: z.dtype, device: z.device);
-        var zSquared = conv2d(z.square(), ones);                                  // [N,1,H',W']
+        var zSquared = conv2d(z.Square(), ones);                                  // [N,1,H',W']
         var cross = conv2d(z, prototypes);                                         // [N,m,H',W']
-        var pSquared = prototypes.square().sum([1, 2, 3]).view(1, -1, 1, 1);       // [1,m,1,1]
-        var distances = relu(zSquared - 2 * cross + pSquared);
+        var pSquared = prototypes.Square().sum([1, 2, 3]).view(1, -1, 1, 1);       // [1,m,1,1]
+        var distances = relu((zSquared - cross.Mul(2)).Add(pSquared));
         return distances.MoveToOuterDisposeScope();
     }
 
@@ -28,7 +28,7 @@ public static class PrototypeDistances
 
     public static Tensor Similarity(Tensor distances, SimilarityKind kind, double epsilon) => kind switch
     {
-        SimilarityKind.Log => ((distances + 1) / (distances + epsilon)).log(),
+        SimilarityKind.Log => (distances.Add(1) / distances.Add(epsilon)).log(),
         SimilarityKind.Linear => -distances,
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };

@@ -60,7 +60,7 @@ internal static class CandidateShortlist
                     var z = addOn.forward(backbone.forward(images)).to(ScalarType.Float32);
                     var nearest = PrototypeDistances.MinOverPatches(PrototypeDistances.Compute(z, prototypes)).t();   // [m, B]
                     var ownClass = prototypeClass.view(-1, 1).eq(batch.Labels.view(1, -1));                        // [m, B]
-                    var distances = torch.cat([bestDistance, nearest.masked_fill(ownClass.logical_not(), float.PositiveInfinity)], 1);
+                    var distances = torch.cat([bestDistance, nearest.MaskedFill(ownClass.logical_not(), float.PositiveInfinity)], 1);
                     var ids = torch.tensor(batch.Indices.Select(i => (long)i).ToArray(), device: device).view(1, -1).expand(m, -1);
                     var candidates = torch.cat([bestImage, ids], 1);
                     var (values, order) = distances.topk(Math.Min(keep, (int)distances.shape[1]), dim: 1, largest: false);

@@ -48,7 +48,7 @@ public static partial class PrototypePush
         long depth = prototypes.shape[1], ph = prototypes.shape[2], pw = prototypes.shape[3];
         var device = prototypes.device;
         using var prototypeClass = torch.tensor(model.PrototypeClass.Select(c => (long)c).ToArray(), device: device);
-        var bestDistance = torch.full([m], double.PositiveInfinity, dtype: ScalarType.Float64, device: device);
+        var bestDistance = ScalarMath.Full([m], double.PositiveInfinity, ScalarType.Float64, device);
         using var prototypes64 = prototypes.detach().to(ScalarType.Float64);
         var bestImage = Enumerable.Repeat(-1, m).ToArray();
         var bestRow = new int[m];
@@ -70,7 +70,7 @@ public static partial class PrototypePush
                     var distances = PrototypeDistances.Compute(z.to(ScalarType.Float64), prototypes64);      // [B, m, H', W']
                     long b = distances.shape[0], hh = distances.shape[2], ww = distances.shape[3], cells = hh * ww;
                     var ownClass = batch.Labels.view(-1, 1).eq(prototypeClass.view(1, -1));  // [B, m]
-                    var masked = distances.masked_fill(ownClass.logical_not().view(b, m, 1, 1), double.PositiveInfinity);
+                    var masked = distances.MaskedFill(ownClass.logical_not().view(b, m, 1, 1), double.PositiveInfinity);
                     var perPrototype = masked.permute(1, 0, 2, 3).reshape(m, b * cells);   // [m, B·H'·W']
                     var (minimum, argmin) = perPrototype.min(1);
                     var improved = minimum.lt(bestDistance);

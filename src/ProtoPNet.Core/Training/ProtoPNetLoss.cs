@@ -1,3 +1,4 @@
+using ProtoPNet.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
@@ -56,14 +57,11 @@ public static class ProtoPNetLoss
         var own = prototypeClassIdentity.index_select(1, labels).t().to(ScalarType.Bool);
         var cluster = MaskedMin(minDistances, own).mean();
         var separation = MaskedMin(minDistances, own.logical_not()).mean();
-        var wrongConnections = 1 - prototypeClassIdentity.t();
+        var wrongConnections = prototypeClassIdentity.t().RSub(1);
         var l1 = (lastLayerWeight * wrongConnections).abs().sum();
-        // Scalars held for the whole expression: an implicit double→Scalar temporary can be finalized while libtorch
-        // still reads it (seen as "Expected false to be true … toDouble" from mul_Scalar in long training runs).
-        using Scalar ceScale = coefficients.CrossEntropy, clusterScale = coefficients.Cluster,
-            separationScale = coefficients.Separation, l1Scale = coefficients.L1;
-        var total = crossEntropy * ceScale + cluster * clusterScale + separation * separationScale + l1 * l1Scale;
-        GC.KeepAlive(ceScale); GC.KeepAlive(clusterScale); GC.KeepAlive(separationScale); GC.KeepAlive(l1Scale);
+        // ScalarMath, not operators: a Scalar made on the fly can be freed while libtorch reads it (docs/architecture.md, "Scalars").
+        var total = crossEntropy.Mul(coefficients.CrossEntropy).Add(cluster.Mul(coefficients.Cluster))
+            .Add(separation.Mul(coefficients.Separation)).Add(l1.Mul(coefficients.L1));
         return new LossTerms
         {
             Total = total.MoveToOuterDisposeScope(),
@@ -77,7 +75,7 @@ public static class ProtoPNetLoss
     /// <summary>Row-wise min of <paramref name="distances"/> over the entries where <paramref name="mask"/> is true; 0 for an empty row.</summary>
     private static Tensor MaskedMin(Tensor distances, Tensor mask)
     {
-        var masked = distances.masked_fill(mask.logical_not(), double.PositiveInfinity).amin(1);
+        var masked = distances.MaskedFill(mask.logical_not(), double.PositiveInfinity).amin(1);
         var any = mask.any(1);
         return torch.where(any, masked, torch.zeros_like(masked));
     }

@@ -212,7 +212,7 @@ public static partial class ProtoPNetTrainer
                 // Not disposed here: the total may be terms.Total itself, and the batch's dispose scope frees them all.
                 var terms = ProtoPNetLoss.Compute(output.Logits, output.MinDistances, labels,
                     network.PrototypeClassIdentity, network.LastLayer.weight!, options.Coefficients);
-                var total = auxiliaryLoss is null ? terms.Total : terms.Total + options.AuxiliaryHead * auxiliaryLoss;
+                var total = auxiliaryLoss is null ? terms.Total : terms.Total.Add(auxiliaryLoss.Mul(options.AuxiliaryHead));
                 var values = torch.stack([total.detach(), terms.CrossEntropy.detach(), terms.Cluster.detach(), terms.Separation.detach(), terms.L1.detach(),
                         (auxiliaryLoss ?? torch.zeros_like(terms.L1)).detach()])
                     .cpu().data<float>().ToArray();

@@ -132,7 +132,7 @@ internal sealed class ResNetBasicBlock : Module<Tensor, Tensor>
         var x = relu.forward(bn1.forward(conv1.forward(input)));
         x = bn2.forward(conv2.forward(x));
         var identity = downsample is null ? input : downsample.forward(input);
-        return relu.forward(x.add_(identity)).MoveToOuterDisposeScope();
+        return relu.forward(x.AddInPlace(identity)).MoveToOuterDisposeScope();
     }
 }
 
@@ -170,6 +170,6 @@ internal sealed class ResNetBottleneck : Module<Tensor, Tensor>
         x = relu.forward(bn2.forward(conv2.forward(x)));
         x = bn3.forward(conv3.forward(x));
         var identity = downsample is null ? input : downsample.forward(input);
-        return relu.forward(x.add_(identity)).MoveToOuterDisposeScope();
+        return relu.forward(x.AddInPlace(identity)).MoveToOuterDisposeScope();
     }
 }

@@ -1,0 +1,68 @@
+using ProtoPNet.Model;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ProtoPNet.Tests;
+
+/// <summary>
+/// Guards the rule of docs/architecture.md, "Scalars": Core never makes a TorchSharp Scalar it does not hold through
+/// the native call that reads it. Only <see cref="ScalarMath"/> makes Scalars (each in a <c>using</c>).
+/// </summary>
+public class ScalarSafetyTests
+{
+    private readonly ITestOutputHelper output;
+
+    public ScalarSafetyTests(ITestOutputHelper output) => this.output = output;
+
+    private static ScalarCallScanner Scanner()
+    {
+        var scanner = new ScalarCallScanner();
+        scanner.AddLibrary(typeof(torch).Assembly.Location);
+        scanner.AddLibrary(typeof(torchvision).Assembly.Location);
+        return scanner;
+    }
+
+    [Fact]
+    public void CoreMakesNoScalarItDoesNotHold()
+    {
+        var allowed = new HashSet<string> { typeof(ScalarMath).FullName! };
+        var sites = Scanner().FindCallSites(typeof(ScalarMath).Assembly.Location, allowed);
+        foreach (var site in sites) output.WriteLine(site);
+        Assert.True(sites.Count == 0,
+            $"{sites.Count} call(s) make a TorchSharp Scalar that nothing holds during the native call " +
+            "(use ScalarMath; docs/architecture.md, \"Scalars\"):\n" + string.Join("\n", sites));
+    }
+
+    [Fact]
+    public void ScannerKnowsTheHazardsOfThisTorchSharp()
+    {
+        // If the scan of TorchSharp went blind (a changed name format, an IL reader bug), the guard above would pass
+        // vacuously. These are hazards read from TorchSharp 0.107's IL: implicit conversions, the number operators,
+        // and the overloads whose default alpha = 1 or exponent 2 is converted inside TorchSharp.
+        var hazards = Scanner().Hazards;
+        string[] expected =
+        {
+            "TorchSharp.Scalar::op_Implicit(Double)",
+            "TorchSharp.Scalar::op_Implicit(Int32)",
+            "TorchSharp.torch+Tensor::op_Multiply(TorchSharp.torch+Tensor,Double)",
+            "TorchSharp.torch+Tensor::op_Subtraction(Int32,TorchSharp.torch+Tensor)",
+            "TorchSharp.torch+Tensor::op_Addition(TorchSharp.torch+Tensor,TorchSharp.torch+Tensor)",
+            "TorchSharp.torch+Tensor::add(TorchSharp.Scalar)",
+            "TorchSharp.torch+Tensor::add_(TorchSharp.torch+Tensor)",
+            "TorchSharp.torch+Tensor::square()",
+            "TorchSharp.TensorExtensionMethods::ToSingle(TorchSharp.torch+Tensor)",
+        };
+        foreach (var key in expected) Assert.True(hazards.ContainsKey(key), "not found as a hazard: " + key);
+
+        // And what holds its Scalar's native pointer only as an argument is not a hazard: the caller holds the Scalar.
+        string[] safe =
+        {
+            "TorchSharp.torch+Tensor::mul(TorchSharp.Scalar)",
+            "TorchSharp.torch+Tensor::add(TorchSharp.torch+Tensor,TorchSharp.Scalar)",
+            "TorchSharp.torch+Tensor::sub(TorchSharp.torch+Tensor)",
+            "TorchSharp.torch+Tensor::op_Multiply(TorchSharp.torch+Tensor,TorchSharp.torch+Tensor)",
+        };
+        foreach (var key in safe) Assert.False(hazards.ContainsKey(key), "taken for a hazard: " + key);
+    }
+}
