@@ -216,6 +216,34 @@ internal static class ScalarMath
         return a.add_(b, one);
     }
 
+    /// <summary><c>a + alpha·b</c> (<c>a.add(b, alpha)</c>).</summary>
+    public static Tensor AddScaled(this Tensor a, Tensor b, double alpha)
+    {
+        using var s = alpha.ToScalar();
+        return a.add(b, s);
+    }
+
+    /// <summary><c>a.add_(b, alpha)</c>: a += alpha·b, returns <paramref name="a"/>.</summary>
+    public static Tensor AddScaledInPlace(this Tensor a, Tensor b, double alpha)
+    {
+        using var s = alpha.ToScalar();
+        return a.add_(b, s);
+    }
+
+    /// <summary><c>t.addcmul_(a, b, value)</c>: t += value·a·b, returns <paramref name="t"/>.</summary>
+    public static Tensor AddProductInPlace(this Tensor t, Tensor a, Tensor b, double value)
+    {
+        using var s = value.ToScalar();
+        return t.addcmul_(a, b, s);
+    }
+
+    /// <summary><c>t.addcdiv_(a, b, value)</c>: t += value·a/b, returns <paramref name="t"/>.</summary>
+    public static Tensor AddQuotientInPlace(this Tensor t, Tensor a, Tensor b, double value)
+    {
+        using var s = value.ToScalar();
+        return t.addcdiv_(a, b, s);
+    }
+
     // ---- in place ----
 
     /// <summary><c>t.add_(value)</c>: adds in place and returns <paramref name="t"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using ProtoPNet.Model;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -8,14 +9,13 @@ namespace ProtoPNet.Training;
 
 /// <summary>
 /// TorchSharp's <see cref="Adam"/> (L2 weight decay added to the gradient, bias-corrected moments), with the update of
-/// each float32 CPU parameter done in one pass over its memory instead of nine tensor operations. Adam's per-step
-/// work is memory traffic: the tensor version reads and writes every weight-sized array about 26 times per step
-/// (60 ms for resnet18's 11 million weights on our 2-core machine, a quarter of a bfloat16 training step); the
-/// fused loop reads the weight, gradient and both moments once and writes the weight and moments once.
+/// each float32 CPU parameter done in one pass over its memory instead of nine tensor operations, and without the
+/// TorchSharp Scalars Adam's own step leaves unheld (docs/architecture.md, "Fused Adam").
 /// <para>Its state is Adam's own (same <c>State</c> objects, same <c>save_state_dict</c> format), and
-/// <see cref="LoadState"/> takes Adam's saved state too. Parameters it cannot address as plain float32 memory (another device or dtype,
-/// non-contiguous gradients) and the amsgrad/maximize variants take Adam's tensor path. The arithmetic is Adam's, in
-/// float32, but not bit for bit: libtorch's kernels may fuse multiply-adds differently (docs/architecture.md, "Fused Adam").</para>
+/// <see cref="LoadState"/> takes Adam's saved state too. Parameters it cannot address as plain float32 memory
+/// (another device or dtype, non-contiguous gradients) take Adam's tensor path; the amsgrad and maximize variants are
+/// not implemented. The arithmetic is Adam's, in float32, but not bit for bit: libtorch's kernels may round
+/// multiply-adds differently.</para>
 /// </summary>
 public sealed class FusedAdam : Adam
 {
@@ -58,7 +58,8 @@ public sealed class FusedAdam : Adam
             var options = (Options)group.Options;
             double beta1 = options.beta1!.Value, beta2 = options.beta2!.Value, eps = options.eps!.Value;
             double weightDecay = options.weight_decay!.Value, lr = options.LearningRate!.Value;
-            bool tensorPath = options.amsgrad!.Value || options.maximize!.Value;
+            if (options.amsgrad == true || options.maximize == true)
+                throw new NotSupportedException("FusedAdam implements Adam without the amsgrad and maximize variants.");
             foreach (var param in group.Parameters)
             {
                 using var grad = param.grad;
@@ -66,10 +67,10 @@ public sealed class FusedAdam : Adam
                 var state = (State)_state[param.Handle];
                 state.step += 1;
                 double correction1 = 1 - Math.Pow(beta1, state.step), correction2 = 1 - Math.Pow(beta2, state.step);
-                if (tensorPath || !Addressable(param, grad, state))
+                if (!Addressable(param, grad, state))
                 {
                     using var scope = NewDisposeScope();
-                    TensorUpdate(param, grad, state, beta1, beta2, eps, weightDecay, lr, correction1, correction2, options.amsgrad.Value, options.maximize!.Value);
+                    TensorUpdate(param, grad, state, beta1, beta2, eps, weightDecay, lr, correction1, correction2);
                     continue;
                 }
                 var coefficients = new Coefficients((float)beta1, (float)(1 - beta1), (float)beta2, (float)(1 - beta2), (float)eps,
@@ -85,26 +86,16 @@ public sealed class FusedAdam : Adam
         state.exp_avg.dtype == ScalarType.Float32 && state.exp_avg_sq.dtype == ScalarType.Float32 &&
         param.is_contiguous() && grad.is_contiguous() && state.exp_avg.is_contiguous() && state.exp_avg_sq.is_contiguous();
 
-    /// <summary>Adam's own step for one parameter (the TorchSharp code path), for what the fused loop does not take.</summary>
+    /// <summary>Adam's own step for one parameter (TorchSharp's operations, in its order), for what the fused loop does
+    /// not take. Its Scalars are held by ScalarMath (docs/architecture.md, "Scalars").</summary>
     private static void TensorUpdate(Tensor param, Tensor grad, State state, double beta1, double beta2, double eps, double weightDecay,
-        double lr, double correction1, double correction2, bool amsgrad, bool maximize)
+        double lr, double correction1, double correction2)
     {
-        using Scalar b1 = beta1, oneMinusB1 = 1 - beta1, b2 = beta2, oneMinusB2 = 1 - beta2, epsilon = eps, decay = weightDecay;
-        using Scalar root = Math.Sqrt(correction2), stepSize = -lr / correction1;
-        var g = maximize ? grad.neg() : grad;
-        if (weightDecay != 0) g = g.add(param, alpha: decay);
-        state.exp_avg.mul_(b1).add_(g, alpha: oneMinusB1);
-        state.exp_avg_sq.mul_(b2).addcmul_(g, g, value: oneMinusB2);
-        Tensor second = state.exp_avg_sq;
-        if (amsgrad)
-        {
-            var previous = state.max_exp_avg_sq;
-            state.max_exp_avg_sq = torch.maximum(previous, state.exp_avg_sq).DetachFromDisposeScope();
-            previous.Dispose();
-            second = state.max_exp_avg_sq;
-        }
-        var denominator = second.sqrt().div_(root).add_(epsilon);
-        param.addcdiv_(state.exp_avg, denominator, value: stepSize);
+        var g = weightDecay != 0 ? grad.AddScaled(param, weightDecay) : grad;
+        state.exp_avg.MulInPlace(beta1).AddScaledInPlace(g, 1 - beta1);
+        state.exp_avg_sq.MulInPlace(beta2).AddProductInPlace(g, g, 1 - beta2);
+        var denominator = state.exp_avg_sq.sqrt().DivInPlace(Math.Sqrt(correction2)).AddInPlace(eps);
+        param.AddQuotientInPlace(state.exp_avg, denominator, -lr / correction1);
     }
 
     private readonly record struct Coefficients(float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2, float Epsilon,
