@@ -91,6 +91,7 @@ function Measure-Stages([int] $perClass, $train, $lastLayerTrain) {
     $joint = @($model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 0 -Epochs 1 -BatchSize 64 -Seed 1 -Precision BFloat16)
     $r.JointBFloat16ImagesPerSecond = [math]::Round($joint[-1].ImagesPerSecond, 1)
     $r.InferenceImagesPerSecond = [math]::Round(($model | Test-ProtoPNet -Dataset $test -BatchSize 100).ImagesPerSecond, 1)
+    $r.InferenceBFloat16ImagesPerSecond = [math]::Round(($model | Test-ProtoPNet -Dataset $test -BatchSize 100 -Precision BFloat16).ImagesPerSecond, 1)
     # Push: exact, and with the bfloat16 shortlist (on a copy of the same trained model, to compare where prototypes land).
     $snapshot = Join-Path ([IO.Path]::GetTempPath()) ("ptpn-bench-" + [guid]::NewGuid().ToString('N') + '.ptpn')
     $model | Export-ProtoPNet -LiteralPath $snapshot
@@ -199,6 +200,7 @@ $rows = foreach ($runs in @($small, $large)) {
     Row 'joint training, bfloat16 backbone, img/s' $n $runs JointBFloat16ImagesPerSecond $t.Joint
     Row 'warm training (5 epochs), img/s' $n $runs WarmImagesPerSecond $t.Warm
     Row 'inference, img/s' $n $runs InferenceImagesPerSecond $t.Inference
+    Row 'inference, bfloat16 backbone, img/s' $n $runs InferenceBFloat16ImagesPerSecond $t.Inference
     Row 'push, s/1000 img' $n $runs PushSecondsPer1000 $t.Push -Time -digits 2
     Row 'push rendered, s/1000 img' $n $runs PushRenderedSecondsPer1000 $t.PushRendered -Time -digits 2
     Row 'push -Search Shortlist, s/1000 img' $n $runs PushShortlistSecondsPer1000 $t.Push -Time -digits 2

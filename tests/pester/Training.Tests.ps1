@@ -147,6 +147,15 @@ Describe 'Test-ProtoPNet' {
         $r.Confusion[0, 0] + $r.Confusion[1, 1] | Should -Be ([int][math]::Round($r.Accuracy * 12))
     }
 
+    It 'tests with -Precision BFloat16 for that run only, agreeing with float32 on all but near-ties' {
+        $model = New-TestModel
+        $reference = $model | Test-ProtoPNet -Dataset $data
+        $mixed = $model | Test-ProtoPNet -Dataset $data -Precision BFloat16
+        $mixed.Count | Should -Be 12
+        [math]::Abs($mixed.Accuracy - $reference.Accuracy) | Should -BeLessOrEqual (2 / 12)
+        $model.Network.BackbonePrecision | Should -Be 'Float32'
+    }
+
     It 'refuses a dataset with other classes with ClassMismatch' {
         $other = New-TestDataset -Count 4 -Classes a, c
         { New-TestModel | Test-ProtoPNet -Dataset $other -ErrorAction Stop } |

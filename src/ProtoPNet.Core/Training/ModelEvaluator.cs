@@ -10,8 +10,22 @@ public static class ModelEvaluator
     /// <summary>Eval-mode, no-grad pass over <paramref name="dataset"/> (optionally only <paramref name="indices"/>) of a model or an ensemble.</summary>
     public static EvaluationResult Evaluate(IClassifier model, ImageDataset dataset, int batchSize = 100,
         IReadOnlyList<int>? indices = null, IProgress<StageProgress>? progress = null, CancellationToken cancel = default,
-        int shardIndex = 0, int shardCount = 1)
+        int shardIndex = 0, int shardCount = 1, ComputePrecision? precision = null)
     {
+        if (precision is ComputePrecision setting)
+        {
+            // For this evaluation only: each member's backbone runs at the given precision, then as it did before.
+            var before = model.Members.Select(m => m.Network.BackbonePrecision).ToArray();
+            foreach (var member in model.Members) member.Network.BackbonePrecision = setting;
+            try
+            {
+                return Evaluate(model, dataset, batchSize, indices, progress, cancel, shardIndex, shardCount);
+            }
+            finally
+            {
+                for (int i = 0; i < before.Length; i++) model.Members[i].Network.BackbonePrecision = before[i];
+            }
+        }
         ClassNameCheck.RequireSameClasses(model, dataset);
         var order = shardCount == 1 && indices is not null ? indices : DatasetShard.Select(dataset.Count, indices, shardIndex, shardCount);
         int k = model.ClassNames.Count;
