@@ -12,3 +12,11 @@ function Get-LoadAverage([switch] $All) {
     $fields = $line -split ' '
     if ($All) { $fields[0..2] -join ' ' } else { $fields[0] }
 }
+
+# Median, min and max of repeated measurements (the benchmarks report every figure this way). With an even count the
+# median is the mean of the middle two.
+function Get-Spread([double[]] $Values) {
+    $sorted = [double[]]($Values | Sort-Object); $n = $sorted.Count
+    $median = if ($n % 2) { $sorted[($n - 1) / 2] } else { ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2 }
+    [pscustomobject]@{ Median = $median; Min = $sorted[0]; Max = $sorted[-1] }
+}

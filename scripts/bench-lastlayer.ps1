@@ -78,10 +78,10 @@ $rows = foreach ($n in $Counts) {
             $clock.Elapsed.TotalSeconds
             if ($repeat -lt $Repeats) { $r.Weight.Dispose() }
         }
-        $sorted = @($seconds | Sort-Object)
+        $spread = Get-Spread $seconds
         [pscustomobject]@{
             Vectors = if ($Real -or $ModelPath) { 'real' } else { 'synthetic' }; N = $n; Prototypes = [int]$mask.size(1); Method = "$name ($($r.Method))"
-            Seconds = [math]::Round($sorted[[int][math]::Floor(($sorted.Count - 1) / 2)], 2); Min = [math]::Round($sorted[0], 2); Max = [math]::Round($sorted[-1], 2)
+            Seconds = [math]::Round($spread.Median, 2); Min = [math]::Round($spread.Min, 2); Max = [math]::Round($spread.Max, 2)
             Iterations = $r.Iterations; Objective = $r.Objective.ToString('G10'); Optimality = $r.Optimality.ToString('G3'); Converged = $r.Converged
         }
         $r.Weight.Dispose()

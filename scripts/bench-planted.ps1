@@ -88,10 +88,9 @@ $runs = foreach ($repeat in 1..$Repeats) {
 }
 $loadEnd = Get-LoadAverage -All
 
-function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
 $table = foreach ($name in $runs[0].PSObject.Properties.Name | Where-Object { $_ -ne 'Repeat' }) {
-    $values = [double[]]@($runs | ForEach-Object { $_.$name })
-    [pscustomobject]@{ Figure = $name; Median = Median $values; Min = ($values | Measure-Object -Minimum).Minimum; Max = ($values | Measure-Object -Maximum).Maximum }
+    $spread = Get-Spread ([double[]]@($runs | ForEach-Object { $_.$name }))
+    [pscustomobject]@{ Figure = $name; Median = $spread.Median; Min = $spread.Min; Max = $spread.Max }
 }
 $table | Format-Table Figure, @{ n = 'Median'; e = { '{0:G4}' -f $_.Median } }, @{ n = 'Min'; e = { '{0:G4}' -f $_.Min } }, @{ n = 'Max'; e = { '{0:G4}' -f $_.Max } } | Out-Host
 Write-Host ("{0} repeats, {1} threads; load average {2} at start, {3} at end" -f $Repeats, $Threads, $loadStart, $loadEnd)

@@ -125,15 +125,8 @@ function Measure-Stages([int] $perClass, $train, $lastLayerTrain) {
     $r
 }
 
-function Get-Median([double[]] $values) {
-    $sorted = [double[]]($values | Sort-Object); $n = $sorted.Count
-    if ($n % 2) { $sorted[($n - 1) / 2] } else { ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2 }
-}
-# Median, min and max of one figure over the repeats.
-function Get-Spread([object[]] $runs, [string] $name) {
-    $values = [double[]]@($runs | ForEach-Object { $_[$name] })
-    [pscustomobject]@{ Median = Get-Median $values; Min = ($values | Measure-Object -Minimum).Minimum; Max = ($values | Measure-Object -Maximum).Maximum }
-}
+# One figure's median, min and max over the repeats.
+function Get-FigureSpread([object[]] $runs, [string] $name) { Get-Spread ([double[]]@($runs | ForEach-Object { $_[$name] })) }
 
 $loadAtStart = (Get-Content /proc/loadavg) -replace ' \S+ \S+$'
 $result = [ordered]@{ Backbone = 'resnet18'; ImageSize = $ImageSize; TrainImages = $train.Count; TestImages = $test.Count; Threads = $Threads; Repeats = $Repeats }
@@ -185,7 +178,7 @@ $result.LoadAverage = "$loadAtStart at start, $((Get-Content /proc/loadavg) -rep
 
 # Our figures beside the authors': median (min–max) over the repeats; ratios of medians, > 1 means we are faster.
 function Row([string] $figure, [int] $prototypes, [object[]] $runs, [string] $name, [double] $theirs, [switch] $Time, [int] $digits = 1) {
-    $s = Get-Spread $runs $name
+    $s = Get-FigureSpread $runs $name
     [pscustomobject]@{
         Figure = $figure; Prototypes = $prototypes
         Ours = [math]::Round($s.Median, $digits); Min = [math]::Round($s.Min, $digits); Max = [math]::Round($s.Max, $digits)
@@ -211,8 +204,8 @@ $rows = foreach ($runs in @($small, $large)) {
 }
 $rows += Row 'plain resnet18 + linear head, train img/s' 0 $plainRuns PlainTrainImagesPerSecond $authors[100].PlainTrain
 $rows += Row 'plain resnet18 + linear head, inference img/s' 0 $plainRuns PlainInferenceImagesPerSecond $authors[100].PlainInference
-$plainMedian = (Get-Spread $plainRuns PlainTrainImagesPerSecond).Median
-$result.JointStepOverPlainStep = [math]::Round($plainMedian / (Get-Spread $small JointImagesPerSecond).Median, 3)
+$plainMedian = (Get-FigureSpread $plainRuns PlainTrainImagesPerSecond).Median
+$result.JointStepOverPlainStep = [math]::Round($plainMedian / (Get-FigureSpread $small JointImagesPerSecond).Median, 3)
 if ($Accuracy) {
     $a = $authors.Accuracy
     function AccuracyRow([string] $figure, [double] $ours, [double] $theirs) { [pscustomobject]@{ Figure = $figure; Prototypes = 100; Ours = $ours; Min = $null; Max = $null; Authors = $theirs; Ratio = $null } }
