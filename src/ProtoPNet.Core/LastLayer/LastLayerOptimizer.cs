@@ -53,6 +53,8 @@ public sealed class LastLayerResult
     public double AccuracyBefore { get; init; }
     public int Count { get; init; }
     public double SimilaritySeconds { get; init; }
+    /// <summary>True when the similarity vectors came from the latent features the preceding push kept (no network pass).</summary>
+    public bool FromPushLatents { get; init; }
     public double SolveSeconds { get; init; }
     public double Seconds { get; init; }
 }
@@ -74,7 +76,7 @@ public static class LastLayerOptimizer
         lock (model.SyncRoot)
         {
             var network = model.Network;
-            var (similarities, labels) = SimilarityVectors(model, dataset, options.FeatureBatchSize, progress, cancel);
+            var (similarities, labels) = SimilarityVectors(model, dataset, options.FeatureBatchSize, progress, cancel, out bool fromPushLatents);
             using (similarities)
             using (labels)
             {
@@ -119,6 +121,7 @@ public static class LastLayerOptimizer
                         AccuracyBefore = accuracyBefore,
                         Count = (int)labels.shape[0],
                         SimilaritySeconds = similaritySeconds,
+                        FromPushLatents = fromPushLatents,
                         SolveSeconds = solveSeconds,
                         Seconds = clock.Elapsed.TotalSeconds,
                     };
@@ -136,10 +139,27 @@ public static class LastLayerOptimizer
         }
     }
 
-    /// <summary>Each loadable image's similarity vector [N, m] (float64) and label [N], in one eval-mode, no-grad pass.</summary>
+    /// <summary>
+    /// Each loadable image's similarity vector [N, m] (float64) and label [N], in one eval-mode, no-grad pass; or, when
+    /// push kept this dataset's latent features under the current weights (<see cref="LatentCache"/>), from those.
+    /// </summary>
     public static (Tensor Similarities, Tensor Labels) SimilarityVectors(ProtoPNetModel model, ImageDataset dataset, int batchSize,
-        IProgress<StageProgress>? progress, CancellationToken cancel)
+        IProgress<StageProgress>? progress, CancellationToken cancel) =>
+        SimilarityVectors(model, dataset, batchSize, progress, cancel, out _);
+
+    private static (Tensor Similarities, Tensor Labels) SimilarityVectors(ProtoPNetModel model, ImageDataset dataset, int batchSize,
+        IProgress<StageProgress>? progress, CancellationToken cancel, out bool fromPushLatents)
     {
+        fromPushLatents = false;
+        if (model.LatentCache is { } cache)
+        {
+            if (cache.Matches(model.Network, dataset))
+            {
+                fromPushLatents = true;
+                return (cache.Similarities(model, batchSize, progress, cancel), cache.Labels.clone());
+            }
+            model.KeepLatents(null);   // stale: the weights or the dataset changed since push
+        }
         var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
         var parts = new List<Tensor>();
         var labelParts = new List<Tensor>();

@@ -183,7 +183,26 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
         Device = dev;
     }
 
-    public void Dispose() => Network.Dispose();
+    /// <summary>The latent features push kept for the last-layer stage (see <see cref="Model.LatentCache"/>); null when none.</summary>
+    public LatentCache? LatentCache { get; private set; }
+
+    /// <summary>Replaces (and disposes) the kept latent features; null drops them.</summary>
+    public void KeepLatents(LatentCache? cache)
+    {
+        lock (SyncRoot)
+        {
+            if (ReferenceEquals(cache, LatentCache)) return;
+            LatentCache?.Dispose();
+            LatentCache = cache;
+        }
+    }
+
+    public void Dispose()
+    {
+        LatentCache?.Dispose();
+        LatentCache = null;
+        Network.Dispose();
+    }
 
     public override string ToString() =>
         $"{Name}: {Architecture.Backbone}, {ClassCount} classes, {PrototypeCount} prototypes, {Architecture.ImageSize}×{Architecture.ImageSize}";

@@ -254,6 +254,14 @@ internal static class ScalarMath
         return t.add_(s, one);
     }
 
+    /// <summary><c>t.add_(value)</c> with an integer (keeps an integer tensor's dtype): adds in place, returns <paramref name="t"/>.</summary>
+    public static Tensor AddInPlace(this Tensor t, long value)
+    {
+        using var s = value.ToScalar();
+        using var one = 1.ToScalar();
+        return t.add_(s, one);
+    }
+
     /// <summary><c>t.mul_(value)</c>: multiplies in place and returns <paramref name="t"/>.</summary>
     public static Tensor MulInPlace(this Tensor t, double value)
     {

@@ -18,6 +18,8 @@ public static partial class PrototypePush
         public int ImageCount { get; init; }
         public int Skipped { get; init; }
         public int? ShortlistCount { get; init; }
+        /// <summary>z of every scanned image, for the last-layer stage; null when not kept (shortlist, or over the size limit).</summary>
+        public (Tensor Latents, Tensor Labels)? Latents { get; init; }
     }
 
     /// <summary>The exact scan over the images a bfloat16 pass shortlisted, with image indices mapped back to the push set.</summary>
@@ -25,7 +27,7 @@ public static partial class PrototypePush
         CancellationToken cancel)
     {
         var (images, read, skipped) = CandidateShortlist.Find(model, dataset, batchSize, progress, cancel);
-        var scan = Scan(model, new SubsetDataset(dataset, images, "shortlist"), batchSize, progress, cancel);
+        var scan = Scan(model, new SubsetDataset(dataset, images, "shortlist"), batchSize, keepLatents: false, progress, cancel);
         return new ScanResult
         {
             Distance = scan.Distance,
@@ -39,9 +41,14 @@ public static partial class PrototypePush
         };
     }
 
-    /// <summary>One pass over the push set: per prototype, the nearest own-class patch (first one on ties).</summary>
-    private static ScanResult Scan(ProtoPNetModel model, ImageDataset dataset, int batchSize, IProgress<StageProgress>? progress, CancellationToken cancel)
+    /// <summary>One pass over the push set: per prototype, the nearest own-class patch (first one on ties). With
+    /// <paramref name="keepLatents"/>, also every image's z (up to <see cref="LatentCache.MaxBytes"/>).</summary>
+    private static ScanResult Scan(ProtoPNetModel model, ImageDataset dataset, int batchSize, bool keepLatents, IProgress<StageProgress>? progress,
+        CancellationToken cancel)
     {
+        var latentParts = keepLatents ? new List<Tensor>() : null;
+        var labelParts = new List<Tensor>();
+        long latentBytes = 0;
         var network = model.Network;
         var prototypes = network.Prototypes;
         int m = model.PrototypeCount;
@@ -65,6 +72,16 @@ public static partial class PrototypePush
                 using (var scope = NewDisposeScope())
                 {
                     var z = network.Latent(batch.Images);                                  // [B, D, H, W]
+                    if (latentParts is not null)
+                    {
+                        latentBytes += z.numel() * z.ElementSize;
+                        if (latentBytes > LatentCache.MaxBytes) { DisposeAll(latentParts); DisposeAll(labelParts); latentParts = null; }
+                        else
+                        {
+                            latentParts.Add(z.cpu().clone().DetachFromDisposeScope());
+                            labelParts.Add(batch.Labels.cpu().clone().DetachFromDisposeScope());
+                        }
+                    }
                     // float64: latent vectors of an untrained or saturated network lie within ~1e-4 of each other, and the
                     // conv expansion ‖z‖² − 2z·p + ‖p‖² in float32 cannot tell such distances apart (push would not be idempotent).
                     var distances = PrototypeDistances.Compute(z.to(ScalarType.Float64), prototypes64);      // [B, m, H', W']
@@ -100,8 +117,10 @@ public static partial class PrototypePush
                 progress?.Report(new StageProgress(seen, dataset.Count, "Searching nearest patches"));
             }
             var distanceHost = bestDistance.cpu().data<double>().ToArray();
+            (Tensor, Tensor)? latents = latentParts is { Count: > 0 } ? (torch.cat(latentParts, 0), torch.cat(labelParts, 0)) : null;
             return new ScanResult
             {
+                Latents = latents,
                 Distance = distanceHost,
                 Image = bestImage,
                 Row = bestRow,
@@ -119,6 +138,14 @@ public static partial class PrototypePush
         finally
         {
             bestDistance.Dispose();
+            if (latentParts is not null) DisposeAll(latentParts);
+            DisposeAll(labelParts);
         }
+    }
+
+    private static void DisposeAll(List<Tensor> tensors)
+    {
+        foreach (var t in tensors) t.Dispose();
+        tensors.Clear();
     }
 }

@@ -37,7 +37,9 @@ public static partial class PrototypePush
 
                 var scan = options.Search == PushSearch.Shortlist
                     ? ShortlistedScan(model, dataset, options.BatchSize, progress, cancel)
-                    : Scan(model, dataset, options.BatchSize, progress, cancel);
+                    : Scan(model, dataset, options.BatchSize, keepLatents: true, progress, cancel);
+                // z does not depend on the prototypes: the last layer that usually follows computes its similarity vectors from it.
+                model.KeepLatents(scan.Latents is var (keptLatents, keptLabels) ? LatentCache.Create(network, dataset, keptLatents, keptLabels) : null);
                 int m = model.PrototypeCount;
                 var prototypes = network.Prototypes;
                 var shape = prototypes.shape;

@@ -35,7 +35,7 @@ public sealed class DenseNet : Backbone
         var layers = new List<(string, Module<Tensor, Tensor>)>
         {
             ("conv0", MixedPrecisionConv2d.Create(3, channels, 7, stride: 2, padding: 3, bias: false)),
-            ("norm0", BatchNorm2d(channels)),
+            ("norm0", ScalarSafeBatchNorm2d.Create(channels)),
             ("relu0", ReLU(inplace: true)),
             ("pool0", MaxPool2d(3, 2, 1)),
         };
@@ -46,12 +46,12 @@ public sealed class DenseNet : Backbone
             channels += blocks[b] * growth;
             if (b == blocks.Length - 1) break;
             layers.Add(($"transition{b + 1}", Sequential(
-                ("norm", BatchNorm2d(channels)), ("relu", ReLU(inplace: true)),
+                ("norm", ScalarSafeBatchNorm2d.Create(channels)), ("relu", ReLU(inplace: true)),
                 ("conv", MixedPrecisionConv2d.Create(channels, channels / 2, 1, bias: false)), ("pool", AvgPool2d(2, 2)))));
             steps.AddRange([new(1), new(2, 2)]);
             channels /= 2;
         }
-        layers.Add(("norm5", BatchNorm2d(channels)));
+        layers.Add(("norm5", ScalarSafeBatchNorm2d.Create(channels)));
         layers.Add(("relu5", ReLU(inplace: true)));
         features = Sequential(layers);
         path = steps.ToArray();
@@ -99,19 +99,19 @@ internal sealed class DenseLayer : Module<Tensor, Tensor>
 {
     private const int BottleneckWidth = 4;   // torchvision's bn_size
 
-    private readonly BatchNorm2d norm1;
+    private readonly ScalarSafeBatchNorm2d norm1;
     private readonly ReLU relu1;
     private readonly MixedPrecisionConv2d conv1;
-    private readonly BatchNorm2d norm2;
+    private readonly ScalarSafeBatchNorm2d norm2;
     private readonly ReLU relu2;
     private readonly MixedPrecisionConv2d conv2;
 
     public DenseLayer(int inChannels, int growth) : base("DenseLayer")
     {
-        norm1 = BatchNorm2d(inChannels);
+        norm1 = ScalarSafeBatchNorm2d.Create(inChannels);
         relu1 = ReLU(inplace: true);
         conv1 = MixedPrecisionConv2d.Create(inChannels, BottleneckWidth * growth, 1, bias: false);
-        norm2 = BatchNorm2d(BottleneckWidth * growth);
+        norm2 = ScalarSafeBatchNorm2d.Create(BottleneckWidth * growth);
         relu2 = ReLU(inplace: true);
         conv2 = MixedPrecisionConv2d.Create(BottleneckWidth * growth, growth, 3, padding: 1, bias: false);
         RegisterComponents();

@@ -24,12 +24,12 @@ public static class OnnxConvBnImport
         }).ToList();
 
         // The module's conv/bn pairs in registration order: each Conv2d followed (in that order) by its BatchNorm2d.
-        var modulePairs = new List<(string Name, MixedPrecisionConv2d Conv, BatchNorm2d Bn)>();
+        var modulePairs = new List<(string Name, MixedPrecisionConv2d Conv, ScalarSafeBatchNorm2d Bn)>();
         MixedPrecisionConv2d? pending = null; string pendingName = "";
         foreach (var (name, child) in module.named_modules())
         {
             if (child is MixedPrecisionConv2d conv) { pending = conv; pendingName = name; }
-            else if (child is BatchNorm2d bn && pending is not null) { modulePairs.Add((pendingName, pending, bn)); pending = null; }
+            else if (child is ScalarSafeBatchNorm2d bn && pending is not null) { modulePairs.Add((pendingName, pending, bn)); pending = null; }
         }
 
         int copied = 0;
@@ -45,10 +45,10 @@ public static class OnnxConvBnImport
                 var (conv, bn, _) = fromGraph[i];
                 var target = intoModule[i];
                 Copy(target.Conv.Weight, initializers[conv.Inputs[1]], $"{target.Name}.weight", source);
-                Copy(target.Bn.weight!, initializers[bn.Inputs[1]], $"{target.Name}→bn.weight", source);
-                Copy(target.Bn.bias!, initializers[bn.Inputs[2]], $"{target.Name}→bn.bias", source);
-                Copy(target.Bn.running_mean!, initializers[bn.Inputs[3]], $"{target.Name}→bn.running_mean", source);
-                Copy(target.Bn.running_var!, initializers[bn.Inputs[4]], $"{target.Name}→bn.running_var", source);
+                Copy(target.Bn.Weight, initializers[bn.Inputs[1]], $"{target.Name}→bn.weight", source);
+                Copy(target.Bn.Bias, initializers[bn.Inputs[2]], $"{target.Name}→bn.bias", source);
+                Copy(target.Bn.RunningMean, initializers[bn.Inputs[3]], $"{target.Name}→bn.running_mean", source);
+                Copy(target.Bn.RunningVar, initializers[bn.Inputs[4]], $"{target.Name}→bn.running_var", source);
                 copied += 5;
             }
         }

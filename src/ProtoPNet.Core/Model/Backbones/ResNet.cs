@@ -22,7 +22,7 @@ public sealed class ResNet : Backbone
     };
 
     private readonly MixedPrecisionConv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly ScalarSafeBatchNorm2d bn1;
     private readonly ReLU relu;
     private readonly MaxPool2d maxpool;
     private readonly Sequential layer1;
@@ -48,7 +48,7 @@ public sealed class ResNet : Backbone
         var (bottleneck, blocks) = configuration;
         defaultNormalization = normalization ?? ImageNormalization.ImageNet;
         conv1 = MixedPrecisionConv2d.Create(3, 64, 7, stride: 2, padding: 3, bias: false);
-        bn1 = BatchNorm2d(64);
+        bn1 = ScalarSafeBatchNorm2d.Create(64);
         relu = ReLU(inplace: true);
         maxpool = MaxPool2d(3, 2, 1);
         layer1 = MakeLayer(bottleneck, 64, blocks[0], 1);
@@ -70,7 +70,7 @@ public sealed class ResNet : Backbone
             Sequential? downsample = null;
             if (i == 0 && (stride != 1 || inPlanes != planes * expansion))
                 downsample = Sequential(("0", MixedPrecisionConv2d.Create(inPlanes, planes * expansion, 1, stride: stride, bias: false)),
-                                        ("1", BatchNorm2d(planes * expansion)));
+                                        ("1", ScalarSafeBatchNorm2d.Create(planes * expansion)));
             if (bottleneck)
             {
                 layers.Add(($"{i}", new ResNetBottleneck(inPlanes, planes, s, downsample)));
@@ -109,19 +109,19 @@ public sealed class ResNet : Backbone
 internal sealed class ResNetBasicBlock : Module<Tensor, Tensor>
 {
     private readonly MixedPrecisionConv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly ScalarSafeBatchNorm2d bn1;
     private readonly ReLU relu;
     private readonly MixedPrecisionConv2d conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly ScalarSafeBatchNorm2d bn2;
     private readonly Sequential? downsample;
 
     public ResNetBasicBlock(int inPlanes, int planes, int stride, Sequential? downsample) : base("BasicBlock")
     {
         conv1 = MixedPrecisionConv2d.Create(inPlanes, planes, 3, stride: stride, padding: 1, bias: false);
-        bn1 = BatchNorm2d(planes);
+        bn1 = ScalarSafeBatchNorm2d.Create(planes);
         relu = ReLU(inplace: true);
         conv2 = MixedPrecisionConv2d.Create(planes, planes, 3, padding: 1, bias: false);
-        bn2 = BatchNorm2d(planes);
+        bn2 = ScalarSafeBatchNorm2d.Create(planes);
         this.downsample = downsample;
         RegisterComponents();
     }
@@ -142,22 +142,22 @@ internal sealed class ResNetBottleneck : Module<Tensor, Tensor>
     public const int Expansion = 4;
 
     private readonly MixedPrecisionConv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly ScalarSafeBatchNorm2d bn1;
     private readonly MixedPrecisionConv2d conv2;
-    private readonly BatchNorm2d bn2;
+    private readonly ScalarSafeBatchNorm2d bn2;
     private readonly MixedPrecisionConv2d conv3;
-    private readonly BatchNorm2d bn3;
+    private readonly ScalarSafeBatchNorm2d bn3;
     private readonly ReLU relu;
     private readonly Sequential? downsample;
 
     public ResNetBottleneck(int inPlanes, int planes, int stride, Sequential? downsample) : base("Bottleneck")
     {
         conv1 = MixedPrecisionConv2d.Create(inPlanes, planes, 1, bias: false);
-        bn1 = BatchNorm2d(planes);
+        bn1 = ScalarSafeBatchNorm2d.Create(planes);
         conv2 = MixedPrecisionConv2d.Create(planes, planes, 3, stride: stride, padding: 1, bias: false);
-        bn2 = BatchNorm2d(planes);
+        bn2 = ScalarSafeBatchNorm2d.Create(planes);
         conv3 = MixedPrecisionConv2d.Create(planes, planes * Expansion, 1, bias: false);
-        bn3 = BatchNorm2d(planes * Expansion);
+        bn3 = ScalarSafeBatchNorm2d.Create(planes * Expansion);
         relu = ReLU(inplace: true);
         this.downsample = downsample;
         RegisterComponents();

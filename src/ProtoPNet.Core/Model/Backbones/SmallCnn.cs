@@ -17,11 +17,11 @@ public sealed class SmallCnn : Backbone
     public SmallCnn() : base("smallcnn")
     {
         features = Sequential(
-            ("conv1", MixedPrecisionConv2d.Create(3, 32, 3, padding: 1, bias: false)), ("bn1", BatchNorm2d(32)), ("relu1", ReLU(inplace: true)),
-            ("conv2", MixedPrecisionConv2d.Create(32, 32, 3, padding: 1, bias: false)), ("bn2", BatchNorm2d(32)), ("relu2", ReLU(inplace: true)),
+            ("conv1", MixedPrecisionConv2d.Create(3, 32, 3, padding: 1, bias: false)), ("bn1", ScalarSafeBatchNorm2d.Create(32)), ("relu1", ReLU(inplace: true)),
+            ("conv2", MixedPrecisionConv2d.Create(32, 32, 3, padding: 1, bias: false)), ("bn2", ScalarSafeBatchNorm2d.Create(32)), ("relu2", ReLU(inplace: true)),
             ("pool1", MaxPool2d(2, 2)),
-            ("conv3", MixedPrecisionConv2d.Create(32, 64, 3, padding: 1, bias: false)), ("bn3", BatchNorm2d(64)), ("relu3", ReLU(inplace: true)),
-            ("conv4", MixedPrecisionConv2d.Create(64, 128, 3, padding: 1, bias: false)), ("bn4", BatchNorm2d(128)), ("relu4", ReLU(inplace: true)),
+            ("conv3", MixedPrecisionConv2d.Create(32, 64, 3, padding: 1, bias: false)), ("bn3", ScalarSafeBatchNorm2d.Create(64)), ("relu3", ReLU(inplace: true)),
+            ("conv4", MixedPrecisionConv2d.Create(64, 128, 3, padding: 1, bias: false)), ("bn4", ScalarSafeBatchNorm2d.Create(128)), ("relu4", ReLU(inplace: true)),
             ("pool2", MaxPool2d(2, 2)));
         RegisterComponents();
     }

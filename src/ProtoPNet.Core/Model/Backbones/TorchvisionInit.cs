@@ -24,9 +24,9 @@ internal static class TorchvisionInit
                         nonlinearity: nn.init.NonlinearityType.ReLU);
                     if (conv.Bias is not null) nn.init.zeros_(conv.Bias);
                     break;
-                case BatchNorm2d bn:
-                    nn.init.ones_(bn.weight!);
-                    nn.init.zeros_(bn.bias!);
+                case ScalarSafeBatchNorm2d bn:
+                    nn.init.ones_(bn.Weight);
+                    nn.init.zeros_(bn.Bias);
                     break;
             }
         }

@@ -44,7 +44,7 @@ public sealed class Vgg : Backbone
                 continue;
             }
             layers.Add(($"{layers.Count}", MixedPrecisionConv2d.Create(inChannels, v, 3, padding: 1)));
-            if (batchNorm) layers.Add(($"{layers.Count}", BatchNorm2d(v)));
+            if (batchNorm) layers.Add(($"{layers.Count}", ScalarSafeBatchNorm2d.Create(v)));
             layers.Add(($"{layers.Count}", ReLU(inplace: true)));
             steps.Add(new ConvStep(3, 1, 1));
             inChannels = v;

@@ -1,0 +1,52 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ProtoPNet.Model.Backbones;
+
+/// <summary>
+/// TorchSharp's <c>BatchNorm2d</c> (affine, running statistics, momentum 0.1, ε 1e-5, torchvision's parameter and buffer
+/// names) with the same <c>batch_norm</c> call, minus one hazard: TorchSharp's forward counts batches with
+/// <c>num_batches_tracked.add_(1)</c>, which converts 1 to a TorchSharp Scalar that nothing holds during the native
+/// call (docs/architecture.md, "Scalars"). Here the count goes through <see cref="ScalarMath"/>.
+/// </summary>
+public sealed class ScalarSafeBatchNorm2d : nn.Module<Tensor, Tensor>
+{
+    private const double Momentum = 0.1;
+    private const double Epsilon = 1e-5;
+
+    // Not readonly: Module.to(dtype/device) replaces parameters and buffers through these fields, found by name.
+    private Parameter weight;
+    private Parameter bias;
+    private Tensor running_mean;
+    private Tensor running_var;
+    private Tensor num_batches_tracked;
+
+    private ScalarSafeBatchNorm2d(long features) : base("BatchNorm2d")
+    {
+        weight = new Parameter(ones(features));
+        bias = new Parameter(zeros(features));
+        running_mean = zeros(features);
+        running_var = ones(features);
+        num_batches_tracked = zeros(1, dtype: ScalarType.Int64).squeeze();
+        RegisterComponents();
+    }
+
+    public static ScalarSafeBatchNorm2d Create(long features) => new(features);
+
+    public Parameter Weight => weight;
+    public Parameter Bias => bias;
+    public Tensor RunningMean => running_mean;
+    public Tensor RunningVar => running_var;
+
+    public override Tensor forward(Tensor input)
+    {
+        if (input.dim() != 4)
+            throw new ArgumentException($"BatchNorm2d expects 4-D input [N, C, H, W], got {input.dim()}-D.", nameof(input));
+        if (training)
+        {
+            using (no_grad()) num_batches_tracked.AddInPlace(1);
+        }
+        return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, Momentum, Epsilon);
+    }
+}
