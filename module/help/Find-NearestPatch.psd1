@@ -1,7 +1,7 @@
 @{
     Synopsis    = 'Finds each prototype''s nearest patches in a dataset, one per image (the paper''s Figure 5).'
     Description = @'
-For each prototype, the K images of the dataset whose nearest latent patch is closest to it, nearest first, with Distance, Similarity, the image''s class (ImageClass), the latent patch (LatentRow, LatentColumn) and the 95th-percentile box of the prototype''s activation map on that image in its own pixels. Prototypes whose nearest patches belong to other classes are candidates for Invoke-PrototypePruning. Items that cannot be loaded are reported as errors and skipped.
+For each prototype, the K images of the dataset whose nearest latent patch is closest to it, nearest first, with Distance, Similarity, the image's class (ImageClass), the latent patch (LatentRow, LatentColumn) and the 95th-percentile box of the prototype's activation map on that image in its own pixels. Prototypes whose nearest patches belong to other classes are candidates for Invoke-PrototypePruning. Items that cannot be loaded are reported as errors and skipped.
 '@
     Parameters  = @{
         Model     = 'The model; accepts pipeline input.'

@@ -1,7 +1,7 @@
 @{
     Synopsis    = 'Lists a model''s prototypes: class, and after push the training image and patch each one was projected onto.'
     Description = @'
-One object per prototype with Index, Class, SourceImage (empty before push), LatentRow, LatentColumn, BoxX, BoxY, BoxWidth, BoxHeight (the patch''s 95th-percentile box in the source image''s own pixels) and Distance (how far push moved the prototype).
+One object per prototype with Index, Class, SourceImage (empty before push), LatentRow, LatentColumn, BoxX, BoxY, BoxWidth, BoxHeight (the patch's 95th-percentile box in the source image's own pixels) and Distance (how far push moved the prototype).
 '@
     Parameters  = @{
         Model = 'The model or ensemble (then Model names each prototype''s member); accepts pipeline input.'
