@@ -45,7 +45,7 @@ public sealed class LatentCache : IDisposable
 
     /// <summary>
     /// SHA-256 over the names and bytes of every parameter and buffer of the backbone and the add-on: what z depends on.
-    /// About 30 ms for resnet18's 11 million weights, against seconds for a pass over the data.
+    /// One read of 45 MB for resnet18, against a forward pass over every image (not timed separately).
     /// </summary>
     public static byte[] Fingerprint(ProtoPNetNetwork network)
     {
