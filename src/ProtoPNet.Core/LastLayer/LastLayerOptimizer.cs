@@ -173,8 +173,9 @@ public static class LastLayerOptimizer
                 {
                     var similarities = model.Infer(network =>
                     {
-                        using var output = network.forward(batch.Images);
-                        return network.Similarities(output.MinDistances).to(ScalarType.Float64).cpu();
+                        using var scope = NewDisposeScope();
+                        var (_, minDistances) = network.ForwardNearest(network.BackboneFeatures(batch.Images));
+                        return network.Similarities(minDistances).to(ScalarType.Float64).cpu().MoveToOuterDisposeScope();
                     });
                     parts.Add(similarities.DetachFromDisposeScope());
                     labelParts.Add(batch.Labels.cpu().clone().DetachFromDisposeScope());

@@ -77,7 +77,7 @@ public sealed class LatentCache : IDisposable
                 {
                     using var scope = NewDisposeScope();
                     var z = Latents.narrow(0, start, count).to(model.Device);
-                    var distances = PrototypeDistances.MinOverPatches(PrototypeDistances.Compute(z, network.Prototypes));
+                    var distances = PrototypeDistances.Nearest(z, network.Prototypes);
                     return network.Similarities(distances).to(ScalarType.Float64).cpu().MoveToOuterDisposeScope();
                 }));
                 progress?.Report(new StageProgress((int)(start + count), (int)n, "Similarity vectors from push's latent cache"));

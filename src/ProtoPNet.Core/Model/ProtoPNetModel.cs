@@ -127,9 +127,8 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
     public Tensor Logits(Tensor normalizedImages) => Infer(network =>
     {
         using var scope = torch.NewDisposeScope();
-        using var output = network.forward(normalizedImages.to(Device));
-        // detach() gives a handle of its own, so disposing the output below does not free the returned logits.
-        return output.Logits.detach().cpu().MoveToOuterDisposeScope();
+        var (logits, _) = network.ForwardNearest(network.BackboneFeatures(normalizedImages.to(Device)));
+        return logits.cpu().MoveToOuterDisposeScope();
     });
 
     /// <summary>

@@ -118,6 +118,20 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
     }
 
     /// <summary>
+    /// Logits and nearest-patch distances from the backbone's output, without the distance maps: what the loss and the
+    /// accuracy need. Without gradients the same values as <see cref="ForwardFromBackboneFeatures"/>, bit for bit; with
+    /// them (training) equal to float32 rounding, with a backward pass that only touches each image's nearest patches
+    /// (<see cref="PrototypeDistances.Nearest"/>).
+    /// </summary>
+    public (Tensor Logits, Tensor MinDistances) ForwardNearest(Tensor backboneFeatures)
+    {
+        using var scope = NewDisposeScope();
+        var minDistances = PrototypeDistances.Nearest(add_on_layers.forward(backboneFeatures), prototype_vectors);
+        var logits = last_layer.forward(PrototypeDistances.Similarity(minDistances, similarity, epsilon));
+        return (logits.MoveToOuterDisposeScope(), minDistances.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
     /// Keeps only the prototypes <paramref name="keep"/> (indices, in the order given): prototype vectors, last-layer
     /// columns and class identity rows shrink together. Used by pruning; optimizers built before it are stale.
     /// </summary>

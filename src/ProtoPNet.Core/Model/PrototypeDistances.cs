@@ -23,6 +23,21 @@ public static class PrototypeDistances
         return distances.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The nearest patch's distance per image and prototype, [N, m], as <see cref="MinOverPatches"/> of
+    /// <see cref="Compute"/>. When a gradient is wanted for 1×1 float32 prototypes on the CPU (training), it comes from
+    /// <see cref="NearestPatchDistance"/>: the same arithmetic as one GEMM, to float32 rounding, with a backward pass that
+    /// touches only the nearest patches. Without gradients (evaluation, explanations, push, the last layer's vectors) it
+    /// is exactly the min-pool of the maps that explanations show.
+    /// </summary>
+    public static Tensor Nearest(Tensor z, Tensor prototypes)
+    {
+        if (torch.is_grad_enabled() && (z.requires_grad || prototypes.requires_grad) && NearestPatchDistance.Supports(z, prototypes))
+            return NearestPatchDistance.Apply(z, prototypes);
+        using var scope = NewDisposeScope();
+        return MinOverPatches(Compute(z, prototypes)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Global min-pool: the nearest patch's distance per image and prototype, [N, m].</summary>
     public static Tensor MinOverPatches(Tensor distances) => distances.flatten(2).amin(2);
 

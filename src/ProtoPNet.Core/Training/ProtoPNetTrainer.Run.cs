@@ -194,12 +194,12 @@ public static partial class ProtoPNetTrainer
             bool auxiliaryOn = auxiliary is not null && backboneTrains && options.AuxiliaryHead > 0;
             BatchLoss LossOf(Tensor images, Tensor labels)
             {
-                ProtoPNetOutput output;
+                Tensor logits, minDistances;
                 Tensor? auxiliaryLoss = null;
                 if (backboneTrains)
                 {
                     var features = network.BackboneFeatures(images);
-                    output = network.ForwardFromBackboneFeatures(features);
+                    (logits, minDistances) = network.ForwardNearest(features);
                     if (auxiliaryOn) auxiliaryLoss = auxiliary!.Loss(features, labels);
                 }
                 else
@@ -207,16 +207,16 @@ public static partial class ProtoPNetTrainer
                     Tensor features;
                     if (cache is not null) features = images; // already the backbone's output
                     else using (torch.no_grad()) features = network.BackboneFeatures(images);
-                    output = network.ForwardFromBackboneFeatures(features);
+                    (logits, minDistances) = network.ForwardNearest(features);
                 }
                 // Not disposed here: the total may be terms.Total itself, and the batch's dispose scope frees them all.
-                var terms = ProtoPNetLoss.Compute(output.Logits, output.MinDistances, labels,
+                var terms = ProtoPNetLoss.Compute(logits, minDistances, labels,
                     network.PrototypeClassIdentity, network.LastLayer.weight!, options.Coefficients);
                 var total = auxiliaryLoss is null ? terms.Total : terms.Total.Add(auxiliaryLoss.Mul(options.AuxiliaryHead));
                 var values = torch.stack([total.detach(), terms.CrossEntropy.detach(), terms.Cluster.detach(), terms.Separation.detach(), terms.L1.detach(),
                         (auxiliaryLoss ?? torch.zeros_like(terms.L1)).detach()])
                     .cpu().data<float>().ToArray();
-                return new BatchLoss(total, output.Logits, values);
+                return new BatchLoss(total, logits, values);
             }
             var sums = RunBatches(epoch, phase, optimizer, backboneTrains, valueCount: 6, LossOf,
                 v => $"The loss became {v[0]} (cross-entropy {v[1]}, cluster {v[2]}, separation {v[3]}, L1 {v[4]})",
