@@ -2,6 +2,7 @@ using System.Diagnostics;
 using ProtoPNet.Data;
 using ProtoPNet.Model;
 using ProtoPNet.Model.Backbones;
+using ProtoPNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -71,7 +72,8 @@ public sealed class PlainClassifier : IDisposable
             new(backbone.parameters(), new Adam.Options { LearningRate = options.LearningRate, weight_decay = options.WeightDecay }),
             new(head.parameters(), new Adam.Options { LearningRate = options.HeadLearningRate }),
         };
-        using var optimizer = optim.Adam(groups);
+        // The ProtoPNet trainer's optimizer, so that plain-versus-ProtoPNet figures compare the heads, not two Adams.
+        using var optimizer = new FusedAdam(groups, options.LearningRate);
         var scheduler = optim.lr_scheduler.StepLR(optimizer, options.StepSize, options.Gamma);
         var reader = new BatchReader(train, ImageSize, Normalization);
         var random = new Random(options.Seed);
