@@ -7,7 +7,8 @@ namespace ProtoPNet.Tests;
 
 /// <summary>
 /// Training's nearest-patch distances (<see cref="PrototypeDistances.Nearest"/>): the values of the distance maps'
-/// min-pool bit for bit, and the gradient of the definition ‖z − p‖² at the nearest patch.
+/// min-pool (bit for bit without gradients, to float32 rounding with them), and the gradient of the definition
+/// ‖z − p‖² at the nearest patch.
 /// </summary>
 public class NearestPatchDistanceTests
 {

@@ -64,7 +64,7 @@ internal sealed class NearestPatchDistance : autograd.SingleTensorFunction<Neare
         var p = vectors.contiguous();
         var gradPatches = zeros_like(z);
         var gradVectors = zeros_like(p);
-        Accumulate(z, p, index.contiguous(), weight, gradPatches, gradVectors, images);
+        Accumulate(z, p, index, weight, gradPatches, gradVectors, images);   // index was saved contiguous
         return [gradPatches.MoveToOuterDisposeScope(), gradVectors.MoveToOuterDisposeScope(), null!];
     }
 
