@@ -7,9 +7,13 @@ namespace ProtoPNet.LastLayer;
 
 public static partial class LastLayerSolver
 {
-    /// <summary>Above this many weights (K·m) the dense Hessian is too large (4,096² doubles = 128 MB) and
-    /// <see cref="Newton"/> runs <see cref="OwlQn"/> instead.</summary>
+    /// <summary>Up to this many weights (K·m) every outer iteration forms the dense Hessian of all of them (4,096² doubles =
+    /// 128 MB). Beyond it <see cref="Newton"/> works on a working set of at most <see cref="MaxWorkingSet"/> weights.</summary>
     public const int MaxNewtonVariables = 4096;
+
+    /// <summary>Largest working set of <see cref="Newton"/> beyond <see cref="MaxNewtonVariables"/> weights: its Hessian is
+    /// 6,144² doubles = 288 MB, formed in one GEMM of N·6,144² multiply-adds per outer iteration.</summary>
+    public const int MaxWorkingSet = 6144;
 
     /// <summary>
     /// Proximal Newton (Lee, Sun &amp; Saunders 2014; the scheme of newGLMNET): at each outer iteration the exact gradient of
@@ -17,22 +21,33 @@ public static partial class LastLayerSolver
     /// quadratic model min_d gᵀd + ½dᵀHd + λ‖(W + d)⊙mask‖₁ solved by coordinate descent alternated with exact linear solves
     /// on its sign pattern, then a backtracking (Armijo) line
     /// search on the true objective along d. Stops when <see cref="Optimality"/> ≤ <paramref name="tolerance"/>, checked with
-    /// the exact gradient. Beyond <see cref="MaxNewtonVariables"/> weights it runs <see cref="OwlQn"/> instead (Method
-    /// "OwlQn" in the result).
+    /// the exact gradient.
+    /// <para>Beyond <see cref="MaxNewtonVariables"/> weights (2,000 prototypes × 10 classes; CUB's 400,000) the model and its
+    /// Hessian are restricted to a working set (<see cref="WorkingSet"/>): the own-class weights, the nonzero wrong-class
+    /// weights and the zero ones whose gradient breaks the optimality condition |g| ≤ λ, the worst first, up to
+    /// <see cref="MaxWorkingSet"/>. At the optimum nearly every wrong-class weight is zero and stays out of the set; the others
+    /// keep their values for that iteration (block-coordinate proximal Newton, Tseng &amp; Yun 2009). The set is chosen
+    /// afresh every iteration from the exact gradient, and the stopping test is over every weight.</para>
     /// </summary>
     /// <remarks>The Hessian is formed from every vector. One from a random subset misses some of the few images that a
     /// pushed prototype lights up most — its own source patch gives the largest similarity of all — and the solve then
     /// needs many times the iterations (measured: README, Figures).</remarks>
     public static SolveResult Newton(Tensor similarities, Tensor labels, Tensor wrongClassMask, Tensor initial, double lambda,
-        double tolerance = 1e-6, int maxIterations = 200, Action<int, double, double>? progress = null, CancellationToken cancel = default)
+        double tolerance = 1e-6, int maxIterations = 200, Action<int, double, double>? progress = null, CancellationToken cancel = default) =>
+        Newton(similarities, labels, wrongClassMask, initial, lambda, tolerance, maxIterations, progress, cancel, MaxNewtonVariables, MaxWorkingSet);
+
+    /// <summary><see cref="Newton(Tensor, Tensor, Tensor, Tensor, double, double, int, Action{int, double, double}?, CancellationToken)"/>
+    /// with its two size limits as parameters (tests drive the working set on problems small enough to check by hand).</summary>
+    internal static SolveResult Newton(Tensor similarities, Tensor labels, Tensor wrongClassMask, Tensor initial, double lambda,
+        double tolerance, int maxIterations, Action<int, double, double>? progress, CancellationToken cancel, int denseLimit, int workingSetLimit)
     {
-        long classes = initial.shape[0], prototypes = initial.shape[1];
-        int size = checked((int)(classes * prototypes));
-        if (size > MaxNewtonVariables)
-            return OwlQn(similarities, labels, wrongClassMask, initial, lambda, tolerance, maxIterations, progress, cancel);
         using var noGrad = torch.no_grad();
         using var outer = NewDisposeScope();
-        var (s, mask, w) = Float64Problem(similarities, wrongClassMask, initial);
+        var problem = Float64Problem(similarities, labels, wrongClassMask, initial, lambda);
+        var (s, mask, w) = (problem.S, problem.Mask, problem.W);
+        long classes = w.shape[0], prototypes = w.shape[1];   // of the merged problem: distinct prototypes
+        int size = checked((int)(classes * prototypes));
+        bool everyWeight = size <= denseLimit;
         var maskValues = mask.contiguous().data<double>().ToArray();
         double objective = double.NaN, optimality = double.PositiveInfinity;
         int iteration = 0;
@@ -52,30 +67,34 @@ public static partial class LastLayerSolver
             if (optimality <= tolerance) { converged = true; break; }
             if (iteration >= maxIterations) break;
 
-            var hessianTensor = Hessian(s, w, hessianType);
-            var hessian = hessianTensor.data<double>().ToArray();
-            var g = gradient.contiguous().data<double>().ToArray();
-            var current = w.contiguous().data<double>().ToArray();
+            var allGradient = gradient.contiguous().data<double>().ToArray();
+            var allWeights = w.contiguous().data<double>().ToArray();
+            var working = everyWeight ? null : WorkingSet(allWeights, allGradient, maskValues, lambda, workingSetLimit);
+            var hessianTensor = working is null ? Hessian(s, w, hessianType) : Hessian(s, w, working, hessianType);
+            var g = Restrict(allGradient, working);
+            var current = Restrict(allWeights, working);
+            var workingMask = Restrict(maskValues, working);
             // Alternate coordinate descent (finds the sign pattern) with exact solves on that pattern (fast along correlated
             // prototypes, where coordinate descent crawls) until coordinate descent no longer moves.
-            var direction = new double[size];
+            var direction = new double[g.Length];
             double target = Math.Max(1e-3 * optimality, 1e-12);   // inexact far from the optimum, precise near it
             // Few rounds while the line search still cuts steps (the model is a poor guide there), many once full steps are
             // taken; and none more once a round gains under 1 % of what the rounds so far did (nearly separable vectors make
             // the model so flat that more rounds buy nothing).
             int maxRounds = lastStep == 1 ? 60 : 4;
-            double start = Model(hessianTensor, g, current, maskValues, lambda, direction), previous = start;
+            double start = Model(hessianTensor, g, current, workingMask, lambda, direction), previous = start;
             for (int round = 0; round < maxRounds; round++)
             {
-                if (QuadraticModelMinimizer(hessian, g, current, maskValues, lambda, direction, 20, target)) break;
-                direction = RefineOnSupport(hessianTensor, g, current, maskValues, lambda, direction);
-                double reached = Model(hessianTensor, g, current, maskValues, lambda, direction);
+                if (QuadraticModelMinimizer(hessianTensor, g, current, workingMask, lambda, direction, 20, target)) break;
+                direction = RefineOnSupport(hessianTensor, g, current, workingMask, lambda, direction);
+                double reached = Model(hessianTensor, g, current, workingMask, lambda, direction);
                 if (previous - reached <= 0.01 * (start - reached)) break;
                 previous = reached;
             }
+            hessianTensor.Dispose();   // up to 288 MB: not kept through the line search
 
             // Armijo along d with the L1 term (Tseng & Yun): F(W + t·d) ≤ F(W) + σ·t·Δ, Δ = gᵀd + λ(‖(W+d)⊙mask‖₁ − ‖W⊙mask‖₁) < 0.
-            var d = torch.tensor(direction, [classes, prototypes], ScalarType.Float64);
+            var d = torch.tensor(Expand(direction, working, size), [classes, prototypes], ScalarType.Float64);
             double decrease = (gradient * d).sum().item<double>() + lambda * (Penalty(w.Add(d), mask) - penalty);
             var logitsStep = s.matmul(d.t());
             double step = 1;
@@ -96,9 +115,7 @@ public static partial class LastLayerSolver
             lastStep = step;
             Recenter(w, mask);
         }
-        double ce = SmoothValue(s, labels, w).item<double>();
-        double finalPenalty = Penalty(w, mask);
-        return new SolveResult(w.MoveToOuterDisposeScope(), ce + lambda * finalPenalty, ce, finalPenalty, optimality, iteration, converged, "Newton");
+        return Result(problem, labels, w, lambda, optimality, iteration, converged, "Newton");
     }
 
     /// <summary>
@@ -107,7 +124,7 @@ public static partial class LastLayerSolver
     /// (H is symmetric), over row chunks, in <paramref name="precision"/>: float32 first — the Hessian only shapes the
     /// Newton direction, while the gradient, objective and stopping test stay float64 — and float64 once that fails.
     /// </summary>
-    private static Tensor Hessian(Tensor s, Tensor w, ScalarType precision)
+    internal static Tensor Hessian(Tensor s, Tensor w, ScalarType precision)
     {
         long n = s.shape[0], classes = w.shape[0], m = w.shape[1], size = classes * m;
         var hessian = torch.zeros(size, size, dtype: precision);
@@ -133,6 +150,100 @@ public static partial class LastLayerSolver
             for (long b = a + 1; b < classes; b++)
                 hessian.narrow(0, b * m, m).narrow(1, a * m, m).copy_(hessian.narrow(0, a * m, m).narrow(1, b * m, m).t());
         return hessian.to(ScalarType.Float64).DivInPlace(n);
+    }
+
+    /// <summary>
+    /// The weights the next Newton step moves, as ascending indices into W's row-major flattening (so each class's weights
+    /// are one contiguous run): own-class weights and nonzero wrong-class weights (the current model), then the zero
+    /// wrong-class weights that break the optimality condition |g| ≤ λ, worst first. When that is more than
+    /// <paramref name="limit"/>: every own-class and nonzero weight if they fit, filled with the worst zero ones; else the
+    /// <paramref name="limit"/> weights whose proximal-gradient mapping (their share of <see cref="Optimality"/>) is largest.
+    /// </summary>
+    internal static int[] WorkingSet(double[] w, double[] g, double[] mask, double lambda, int limit)
+    {
+        var model = new List<int>();
+        var violators = new List<int>();
+        for (int c = 0; c < w.Length; c++)
+        {
+            if (mask[c] == 0 || w[c] != 0) model.Add(c);
+            else if (Math.Abs(g[c]) > lambda) violators.Add(c);
+        }
+        List<int> chosen;
+        // At most as many violators as the model has weights: the set at most doubles per iteration, so the first iterations
+        // (every zero weight violates at the start) do not pay for the largest Hessian.
+        int room = Math.Min(limit - model.Count, model.Count);
+        if (violators.Count <= room) chosen = [.. model, .. violators];
+        else if (model.Count <= limit)
+            chosen = [.. model, .. violators.OrderByDescending(c => Math.Abs(g[c]) - lambda).Take(room)];
+        else
+            chosen = [.. model.Concat(violators).OrderByDescending(c => Violation(w[c], g[c], mask[c], lambda)).Take(limit)];
+        chosen.Sort();
+        return [.. chosen];
+    }
+
+    /// <summary>|w − prox(w − g)| of one weight: the soft-threshold only on wrong-class weights.</summary>
+    private static double Violation(double w, double g, double mask, double lambda)
+    {
+        double v = w - g;
+        double prox = mask > 0 ? Math.Sign(v) * Math.Max(0, Math.Abs(v) - lambda) : v;
+        return Math.Abs(w - prox);
+    }
+
+    /// <summary>
+    /// The Hessian of <see cref="Hessian(Tensor, Tensor, ScalarType)"/> restricted to the weights in
+    /// <paramref name="working"/> (ascending flat indices a·m + j). With X the similarities of the working weights' prototypes
+    /// and P the probabilities of their classes, column for column: −(P⊙X)ᵀ(P⊙X) holds every block's −Σ p_a p_b s sᵀ in one
+    /// GEMM; the diagonal blocks are then overwritten by Σ p_a(1 − p_a) s sᵀ computed apart, because forming p_a − p_a² as a
+    /// difference of two float32 sums would cancel away (p_a ≈ 1 on nearly separable vectors).
+    /// </summary>
+    internal static Tensor Hessian(Tensor s, Tensor w, int[] working, ScalarType precision)
+    {
+        long n = s.shape[0], m = w.shape[1];
+        int size = working.Length;
+        var classOf = torch.tensor(working.Select(c => c / m).ToArray());
+        var prototypeOf = torch.tensor(working.Select(c => c % m).ToArray());
+        // Each class's run [first, first + count) in the working set.
+        var runs = new List<(long Class, long First, long Count)>();
+        for (int f = 0; f < size; f++)
+        {
+            long a = working[f] / m;
+            if (runs.Count > 0 && runs[^1].Class == a) runs[^1] = (a, runs[^1].First, runs[^1].Count + 1);
+            else runs.Add((a, f, 1));
+        }
+        var hessian = torch.zeros(size, size, dtype: precision);
+        var diagonal = runs.Select(r => torch.zeros(r.Count, r.Count, dtype: precision)).ToArray();
+        long chunk = Math.Max(256, (1L << 23) / size);   // rows per GEMM: about 8 M elements of X at a time
+        for (long start = 0; start < n; start += chunk)
+        {
+            using var chunkScope = NewDisposeScope();
+            var rows = s.narrow(0, start, Math.Min(chunk, n - start));
+            var p = softmax(rows.matmul(w.t()), 1);
+            var x = rows.index_select(1, prototypeOf);                                  // [rows, size]
+            var v = (x * p.index_select(1, classOf)).to(precision);
+            hessian.sub_(v.t().matmul(v));
+            for (int r = 0; r < runs.Count; r++)
+            {
+                var pa = p.select(1, runs[r].Class);
+                var xa = x.narrow(1, runs[r].First, runs[r].Count).to(precision);
+                diagonal[r].AddInPlace((xa * (pa - pa * pa).to(precision).unsqueeze(1)).t().matmul(xa));
+            }
+        }
+        for (int r = 0; r < runs.Count; r++)
+            hessian.narrow(0, runs[r].First, runs[r].Count).narrow(1, runs[r].First, runs[r].Count).copy_(diagonal[r]);
+        return hessian.to(ScalarType.Float64).DivInPlace(n);
+    }
+
+    /// <summary>The entries of <paramref name="all"/> at <paramref name="working"/>; all of them when it is null.</summary>
+    private static double[] Restrict(double[] all, int[]? working) =>
+        working is null ? all : [.. working.Select(c => all[c])];
+
+    /// <summary>A step on the working set as a step on every weight (zero outside the set).</summary>
+    private static double[] Expand(double[] step, int[]? working, int size)
+    {
+        if (working is null) return step;
+        var all = new double[size];
+        for (int f = 0; f < working.Length; f++) all[working[f]] = step[f];
+        return all;
     }
 
     /// <summary>
@@ -208,10 +319,12 @@ public static partial class LastLayerSolver
     /// <see cref="Recenter"/> handles those exactly. Updates d in place from its current value; true when
     /// a sweep moved no coordinate by more than <paramref name="target"/>.
     /// </summary>
-    private static bool QuadraticModelMinimizer(double[] hessian, double[] g, double[] w, double[] mask, double lambda, double[] d,
+    private static bool QuadraticModelMinimizer(Tensor hessianTensor, double[] g, double[] w, double[] mask, double lambda, double[] d,
         int sweeps, double target)
     {
         int size = g.Length;
+        // The Hessian's own memory (contiguous float64 on the CPU): no managed copy of up to 288 MB.
+        ReadOnlySpan<double> hessian = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(hessianTensor.bytes);
         double trace = 0;
         for (int c = 0; c < size; c++) trace += hessian[c * size + c];
         double damping = 1e-10 * trace / size + 1e-300;
@@ -219,7 +332,7 @@ public static partial class LastLayerSolver
         for (int c = 0; c < size; c++)
         {
             if (d[c] == 0) continue;
-            var row = new ReadOnlySpan<double>(hessian, c * size, size);
+            var row = hessian.Slice(c * size, size);
             Axpy(d[c], row, hd);
             hd[c] += damping * d[c];
         }
@@ -236,7 +349,7 @@ public static partial class LastLayerSolver
                 double change = after - before;
                 if (change == 0) continue;
                 d[c] += change;
-                var row = new ReadOnlySpan<double>(hessian, c * size, size);
+                var row = hessian.Slice(c * size, size);
                 Axpy(change, row, hd);
                 hd[c] += damping * change;
                 largest = Math.Max(largest, Math.Abs(change));

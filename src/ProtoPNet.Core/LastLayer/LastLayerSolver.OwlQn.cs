@@ -25,7 +25,8 @@ public static partial class LastLayerSolver
     {
         using var noGrad = torch.no_grad();
         using var outer = NewDisposeScope();
-        var (s, mask, w) = Float64Problem(similarities, wrongClassMask, initial);
+        var problem = Float64Problem(similarities, labels, wrongClassMask, initial, lambda);
+        var (s, mask, w) = (problem.S, problem.Mask, problem.W);
         var penalized = mask.to(ScalarType.Bool);
         // Initial inverse-Hessian scaling: the inverse of the diagonal metric d_j = ¼·mean_i s_ij² (see Fista).
         var inverseMetric = s.Square().mean([0]).Div(4).ClampMin(1e-12).view(1, -1).RDiv(1);
@@ -96,9 +97,7 @@ public static partial class LastLayerSolver
             gradient.copy_(nextGradient);
             objective = nextObjective;
         }
-        double ce = SmoothValue(s, labels, w).item<double>();
-        double finalPenalty = Penalty(w, mask);
-        var result = new SolveResult(w.MoveToOuterDisposeScope(), ce + lambda * finalPenalty, ce, finalPenalty, optimality, iteration, converged, "OwlQn");
+        var result = Result(problem, labels, w, lambda, optimality, iteration, converged, "OwlQn");
         foreach (var t in steps.Concat(changes)) t.Dispose();
         return result;
     }

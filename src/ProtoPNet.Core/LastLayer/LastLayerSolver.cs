@@ -26,7 +26,8 @@ public static partial class LastLayerSolver
     {
         using var noGrad = torch.no_grad();
         using var outer = NewDisposeScope();
-        var (s, mask, w) = Float64Problem(similarities, wrongClassMask, initial);
+        var problem = Float64Problem(similarities, labels, wrongClassMask, initial, lambda);
+        var (s, mask, w) = (problem.S, problem.Mask, problem.W);
         var y = w.clone();
         double t = 1;
         // Diagonal metric: prototypes' similarities differ in scale by orders of magnitude (a pushed prototype scores ~9
@@ -92,18 +93,59 @@ public static partial class LastLayerSolver
         }
         optimality = Optimality(s, labels, w, mask, lambda);
         converged |= optimality <= tolerance;
-        double ce = SmoothValue(s, labels, w).item<double>();
-        double penalty = Penalty(w, mask);
-        return new SolveResult(w.MoveToOuterDisposeScope(), ce + lambda * penalty, ce, penalty, optimality, iteration, converged);
+        return Result(problem, labels, w, lambda, optimality, iteration, converged, "Fista");
     }
 
-    /// <summary>What every solver starts from: S and the mask in float64, and a float64 copy of the initial W, recentred.</summary>
-    private static (Tensor S, Tensor Mask, Tensor W) Float64Problem(Tensor similarities, Tensor wrongClassMask, Tensor initial)
+    /// <summary>What every solver works on: S and the mask in float64 with identical prototype columns merged
+    /// (<see cref="DuplicatePrototypes"/>), and a float64 copy of the initial W, merged, recentred and scaled down by
+    /// <see cref="StartScale"/>. <see cref="Result"/> turns the solver's weights back into the full problem's.</summary>
+    private sealed record Problem(Tensor S, Tensor Mask, Tensor W, DuplicatePrototypes? Duplicates, Tensor FullMask);
+
+    private static Problem Float64Problem(Tensor similarities, Tensor labels, Tensor wrongClassMask, Tensor initial, double lambda)
     {
-        var mask = wrongClassMask.to(ScalarType.Float64);
+        var fullMask = wrongClassMask.to(ScalarType.Float64);
+        var s = similarities.to(ScalarType.Float64);
         var w = initial.to(ScalarType.Float64).clone();
+        var mask = fullMask;
+        var duplicates = DuplicatePrototypes.Find(s);
+        if (duplicates is not null) (s, mask, w) = duplicates.Merge(s, fullMask, w);
         Recenter(w, mask);
-        return (similarities.to(ScalarType.Float64), mask, w);
+        w.MulInPlace(StartScale(s, labels, mask, w, lambda));
+        return new Problem(s, mask, w, duplicates, fullMask);
+    }
+
+    /// <summary>The result of a solve that ended at <paramref name="w"/> (merged problem), with every prototype's weight.</summary>
+    private static SolveResult Result(Problem problem, Tensor labels, Tensor w, double lambda, double optimality, int iterations,
+        bool converged, string method)
+    {
+        double ce = SmoothValue(problem.S, labels, w).item<double>();
+        double penalty = Penalty(w, problem.Mask);
+        var weight = problem.Duplicates is null ? w : problem.Duplicates.Spread(w, problem.FullMask);
+        return new SolveResult(weight.MoveToOuterDisposeScope(), ce + lambda * penalty, ce, penalty, optimality, iterations, converged, method);
+    }
+
+    /// <summary>
+    /// The c in [10⁻⁴, 1] that minimizes F(c·W), by golden-section search on log c (F(c·W) is convex in c). The authors'
+    /// starting weights (1 own class, −0.5 elsewhere) suit a few prototypes per class; a logit sums one term per prototype,
+    /// so with 200 per class they start 100 times too large (measured: mean CE 50 at c = 1, 1.26 at c = 0.01), deep in
+    /// softmax's flat tails where every second-order method crawls. The optimum does not depend on the start.
+    /// </summary>
+    internal static double StartScale(Tensor s, Tensor labels, Tensor mask, Tensor w, double lambda)
+    {
+        using var scope = NewDisposeScope();
+        var logits = s.matmul(w.t());
+        double penalty = Penalty(w, mask);
+        double F(double logC) => cross_entropy(logits.Mul(Math.Exp(logC)), labels).item<double>() + lambda * Math.Exp(logC) * penalty;
+        double low = Math.Log(1e-4), high = 0, ratio = (Math.Sqrt(5) - 1) / 2;
+        double a = high - ratio * (high - low), b = low + ratio * (high - low), fa = F(a), fb = F(b);
+        for (int i = 0; i < 40; i++)
+        {
+            if (fa <= fb) { high = b; b = a; fb = fa; a = high - ratio * (high - low); fa = F(a); }
+            else { low = a; a = b; fa = fb; b = low + ratio * (high - low); fb = F(b); }
+        }
+        double best = (low + high) / 2;
+        // The given weights stand unless scaling them lowers the objective.
+        return F(best) < F(0) ? Math.Exp(best) : 1;
     }
 
     /// <summary>mean CE and its gradient with respect to W, from the logits S·Wᵀ: (softmax − onehot)ᵀ·S / N.</summary>
