@@ -4,7 +4,7 @@
 .DESCRIPTION
     For each N in -Counts: synthetic similarity vectors (ProtoPNet.Benchmarks.SyntheticSimilarities: K = 10 classes ×
     10 prototypes, nearly separable, log similarities up to ~9 as after a push), from the authors' starting weights
-    (1 own class, −0.5 elsewhere), λ = 1e-4. Methods: proximal Newton (the default of Optimize-LastLayer; OWL-QN beyond 4,096 weights) and OWL-QN to -Tolerance,
+    (1 own class, −0.5 elsewhere), λ = 1e-4. Methods: proximal Newton (the default of Optimize-LastLayer; on a working set beyond 4,096 weights) and OWL-QN to -Tolerance,
     FISTA to -Tolerance or -FistaIterations, and the authors' 20 Adam passes (lr 1e-4, batch 80). Columns: seconds (median
     of -Repeats runs, with min and max),
     iterations (Adam: minibatch steps), the final objective and optimality (‖W − prox(W − ∇f(W))‖∞), converged.
@@ -22,7 +22,7 @@ param(
     [double] $Lambda = 1e-4,
     [double] $Tolerance = 1e-4,
     [int] $FistaIterations = 1000,
-    # 10 classes × this many prototypes (200: 2,000 prototypes, 20,000 weights, beyond Newton's dense Hessian: it runs OWL-QN).
+    # 10 classes × this many prototypes (200: 2,000 prototypes, 20,000 weights, beyond Newton's dense Hessian: a working set).
     [int] $PrototypesPerClass = 10,
     [ValidateRange(1, 20)] [int] $Repeats = 3,
     [int] $Threads = 2,

@@ -19,7 +19,7 @@ public sealed class OptimizeLastLayerCommand : ProtoPNetCmdlet
     /// <summary>Weight of the L1 penalty on wrong-class connections (the authors' 1e-4).</summary>
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double Lambda { get; set; } = 1e-4;
 
-    /// <summary>Newton (proximal Newton, exact solve, default; OwlQn beyond 4,096 weights), OwlQn (limited-memory quasi-Newton, exact, any size), Fista (proximal gradient, exact but slower) or Adam (the authors' passes, for comparison).</summary>
+    /// <summary>Newton (proximal Newton, exact solve, default; on a working set of weights beyond 4,096 distinct ones), OwlQn (limited-memory quasi-Newton, exact, any size), Fista (proximal gradient, exact but slower) or Adam (the authors' passes, for comparison).</summary>
     [Parameter] public LastLayerMethod Method { get; set; } = LastLayerMethod.Newton;
 
     [Parameter] [ValidateRange(0.0, double.MaxValue)] public double Tolerance { get; set; } = 1e-4;

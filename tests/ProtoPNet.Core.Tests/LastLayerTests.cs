@@ -351,6 +351,21 @@ public class LastLayerTests
     }
 
     [Fact]
+    public void OptimizeReportsDistinctPrototypesAndGivesIdenticalOnesEqualWeights()
+    {
+        using var model = TestData.Model(2, prototypesPerClass: 3);
+        using (torch.no_grad()) model.Network.Prototypes[1].copy_(model.Network.Prototypes[0]);   // as push does: one patch, two prototypes
+        var data = TestData.Images(40, 2, 16, seed: 5);
+        var result = LastLayerOptimizer.Optimize(model, data, new LastLayerOptions { Lambda = 1e-3, Tolerance = 1e-6, MaxIterations = 500 });
+        Assert.Equal(6, result.Prototypes);
+        Assert.Equal(5, result.DistinctPrototypes);
+        var w = model.Network.LastLayer.weight!.detach();
+        Assert.Equal(w[0, 0].item<float>(), w[0, 1].item<float>());
+        Assert.Equal(w[1, 0].item<float>(), w[1, 1].item<float>());
+        Assert.NotEqual(w[0, 0].item<float>(), w[0, 2].item<float>());
+    }
+
+    [Fact]
     public void OptimizeWritesTheSolutionIntoTheModel()
     {
         using var model = TestData.Model(2, prototypesPerClass: 2);

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace ProtoPNet.LastLayer;
 
-/// <summary>Newton: proximal Newton, the exact solve (default; beyond its dense-Hessian limit it runs OwlQn). Fista: accelerated
+/// <summary>Newton: proximal Newton, the exact solve (default; beyond its dense-Hessian limit on a working set). Fista: accelerated
 /// proximal gradient, also exact but slow on ill-conditioned similarity vectors. Adam: the authors' passes, for comparison (no
 /// optimality guarantee). OwlQn: orthant-wise limited-memory quasi-Newton, exact, for any size.</summary>
 public enum LastLayerMethod { Newton, Fista, Adam, OwlQn }
@@ -48,6 +48,10 @@ public sealed class LastLayerResult
     public int Iterations { get; init; }
     /// <summary>Fraction of wrong-class connections that are exactly zero.</summary>
     public double WrongClassSparsity { get; init; }
+    public int Prototypes { get; init; }
+    /// <summary>Prototypes with distinct similarity vectors: push can put several on one training patch; the exact
+    /// solvers solve those as one and give them equal weights (Adam: not counted, equal to <see cref="Prototypes"/>).</summary>
+    public int DistinctPrototypes { get; init; }
     /// <summary>Accuracy on the optimization set with the new last layer.</summary>
     public double Accuracy { get; init; }
     public double AccuracyBefore { get; init; }
@@ -117,6 +121,8 @@ public static class LastLayerOptimizer
                         Converged = solved.Converged,
                         Iterations = solved.Iterations,
                         WrongClassSparsity = sparsity,
+                        Prototypes = (int)mask.shape[1],
+                        DistinctPrototypes = solved.DistinctPrototypes > 0 ? solved.DistinctPrototypes : (int)mask.shape[1],
                         Accuracy = accuracy,
                         AccuracyBefore = accuracyBefore,
                         Count = (int)labels.shape[0],

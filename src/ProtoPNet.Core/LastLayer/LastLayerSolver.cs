@@ -6,9 +6,11 @@ using static TorchSharp.torch.nn.functional;
 namespace ProtoPNet.LastLayer;
 
 /// <summary>The state of a last-layer solve: weights and how close they are to the optimum.</summary>
-/// <param name="Method">The algorithm that produced it: "Newton", "Fista" (also when Newton fell back to it) or "Adam".</param>
+/// <param name="Method">The algorithm that produced it: "Newton", "OwlQn", "Fista" or "Adam".</param>
+/// <param name="DistinctPrototypes">How many prototypes have distinct similarity columns (the exact solvers solve identical
+/// ones as one, see <see cref="DuplicatePrototypes"/>); 0 when not counted (Adam).</param>
 public sealed record SolveResult(Tensor Weight, double Objective, double CrossEntropy, double Penalty, double Optimality, int Iterations, bool Converged,
-    string Method = "Fista");
+    string Method = "Fista", int DistinctPrototypes = 0);
 
 /// <summary>
 /// min over W [K, m] of F(W) = mean_i CE(W·s_i, y_i) + λ·Σ_{k, j ∉ P_k} |w_kj| — convex: a smooth loss plus an L1 term on the
@@ -121,7 +123,8 @@ public static partial class LastLayerSolver
         double ce = SmoothValue(problem.S, labels, w).item<double>();
         double penalty = Penalty(w, problem.Mask);
         var weight = problem.Duplicates is null ? w : problem.Duplicates.Spread(w, problem.FullMask);
-        return new SolveResult(weight.MoveToOuterDisposeScope(), ce + lambda * penalty, ce, penalty, optimality, iterations, converged, method);
+        return new SolveResult(weight.MoveToOuterDisposeScope(), ce + lambda * penalty, ce, penalty, optimality, iterations, converged, method,
+            (int)problem.S.shape[1]);
     }
 
     /// <summary>
