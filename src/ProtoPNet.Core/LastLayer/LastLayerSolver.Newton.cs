@@ -155,8 +155,8 @@ public static partial class LastLayerSolver
     /// <summary>
     /// The weights the next Newton step moves, as ascending indices into W's row-major flattening (so each class's weights
     /// are one contiguous run): own-class weights and nonzero wrong-class weights (the current model), then the zero
-    /// wrong-class weights that break the optimality condition |g| ≤ λ, worst first. When that is more than
-    /// <paramref name="limit"/>: every own-class and nonzero weight if they fit, filled with the worst zero ones; else the
+    /// wrong-class weights that break the optimality condition |g| ≤ λ, worst first, at most as many as the model has and
+    /// no more than <paramref name="limit"/> in all. When the model alone is over <paramref name="limit"/>: the
     /// <paramref name="limit"/> weights whose proximal-gradient mapping (their share of <see cref="Optimality"/>) is largest.
     /// </summary>
     internal static int[] WorkingSet(double[] w, double[] g, double[] mask, double lambda, int limit)
