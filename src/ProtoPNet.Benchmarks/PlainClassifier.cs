@@ -94,7 +94,7 @@ public sealed class PlainClassifier : IDisposable
                 using (NewDisposeScope())
                 {
                     optimizer.zero_grad();
-                    var logits = network.forward(batch.Images);
+                    var logits = network.forward(ChannelsLast.Strides(batch.Images));
                     nn.functional.cross_entropy(logits, batch.Labels).backward();
                     optimizer.step();
                     correct += (int)logits.argmax(1).eq(batch.Labels).sum().item<long>();
@@ -133,7 +133,7 @@ public sealed class PlainClassifier : IDisposable
             using (batch)
             using (NewDisposeScope())
             {
-                correct += (int)network.forward(batch.Images).argmax(1).eq(batch.Labels).sum().item<long>();
+                correct += (int)network.forward(ChannelsLast.Strides(batch.Images)).argmax(1).eq(batch.Labels).sum().item<long>();
                 count += batch.Indices.Length;
             }
         }

@@ -53,7 +53,7 @@ public static class TrainingStepBenchmark
         {
             using var scope = NewDisposeScope();
             plainOptimizer.zero_grad();
-            nn.functional.cross_entropy(plain.forward(images), labels).backward();
+            nn.functional.cross_entropy(plain.forward(ChannelsLast.Strides(images)), labels).backward();
             plainOptimizer.step();
         }
 

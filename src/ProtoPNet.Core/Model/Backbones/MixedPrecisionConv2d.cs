@@ -37,11 +37,33 @@ public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        if (input.dtype == weight.dtype)
+        bool channelsLast = ChannelsLast.Has(input);
+        if (input.dtype == weight.dtype && !channelsLast)
             return nn.functional.conv2d(input, weight, bias, stride, padding);
         using var scope = NewDisposeScope();
-        var output = nn.functional.conv2d(input, weight.to(input.dtype), bias?.to(input.dtype), stride, padding);
+        var w = input.dtype == weight.dtype ? weight : weight.to(input.dtype);
+        var b = bias is null || input.dtype == bias.dtype ? bias : bias.to(input.dtype);
+        bool pointwise = weight.shape[2] == 1 && weight.shape[3] == 1 && padding[0] == 0 && padding[1] == 0;
+        Tensor output;
+        if (!channelsLast) output = nn.functional.conv2d(input, w, b, stride, padding);
+        else if (pointwise) output = PointwiseAsMatmul(input, w, b);
+        else output = nn.functional.conv2d(input, ChannelsLast.Has(w) ? w : ChannelsLast.Strides(w), b, stride, padding);
         return output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// A 1×1 convolution of channels-last input as one GEMM over its pixels, output in channels-last strides. oneDNN's own
+    /// NHWC 1×1 kernels in libtorch 2.10 are wrong (float32, 256 input channels, stride 2) or kill the process with SIGFPE
+    /// (float32 and bfloat16, e.g. 256→1024, 512→1024, 1024→2048) on AVX-512 CPUs: docs/architecture.md, "Channels-last".
+    /// </summary>
+    private Tensor PointwiseAsMatmul(Tensor input, Tensor w, Tensor? b)
+    {
+        var x = stride[0] == 1 && stride[1] == 1 ? input : input.slice(2, 0, input.shape[2], stride[0]).slice(3, 0, input.shape[3], stride[1]);
+        long n = x.shape[0], h = x.shape[2], width = x.shape[3], outChannels = w.shape[0];
+        var rows = x.permute(0, 2, 3, 1).reshape(n * h * width, x.shape[1]);
+        var kernel = w.view(outChannels, w.shape[1]).t();
+        var product = b is null ? rows.matmul(kernel) : torch.addmm(b, rows, kernel, beta: 1, alpha: 1);
+        return product.view(n, h, width, outChannels).permute(0, 3, 1, 2);
     }
 
     /// <summary>TorchSharp's Conv2d.reset_parameters, call for call, so a seeded backbone draws the same weights as before.</summary>
