@@ -54,7 +54,7 @@ Measure-Stage 'after training'
 
 Step 'Stage 2: push every prototype onto its nearest training patch of its own class'
 $model | Invoke-PrototypePush -Dataset $train -ComparisonDataset $validation -OutputDirectory (Join-Path $OutputDirectory 'prototypes') |
-    Format-List Pushed, MeanDistance, MaxDistance, PredictionsChanged, ComparisonCount, Seconds | Out-Host
+    Format-List Pushed, DistinctPatches, MeanDistance, MaxDistance, PredictionsChanged, ComparisonCount, Seconds | Out-Host
 Measure-Stage 'after push'
 
 Step 'Stage 3: convex last-layer solve (proximal Newton), wrong-class weights driven to zero'

@@ -3,6 +3,8 @@
     Description = @'
 After push, every prototype is exactly a patch of a real training image: the source image, latent position, the 95th-percentile box in the image's own pixels and the distance moved are recorded (Get-Prototype shows them). A prototype whose class has no image in the dataset is reported and left unchanged, never zeroed. The result reports how far prototypes moved and, with -ComparisonDataset, how many predictions the push changed (the paper's Theorem 2.1 made visible). -OutputDirectory renders, per prototype, the source image with its box, the crop and the self-activation heat map (encoded on all cores; written atomically but not flushed to disk one by one).
 
+Several prototypes of a class can find the same nearest patch: they become the same vector. The result's DistinctPatches counts the patches the pushed prototypes landed on, and each such prototype's SamePatchAs names the lowest-numbered prototype on its patch. Optimize-LastLayer then gives identical prototypes equal weights.
+
 -Search Shortlist trades certainty for speed: a bfloat16 copy of the backbone and add-on passes over the push set and keeps, per prototype, the 8 images whose patches come nearest (fewer per prototype beyond 256 prototypes); the exact search then runs over the shortlisted images only. Pushed prototypes are still exact latent patches of real images; they are the nearest ones whenever each prototype's nearest image made its shortlist. On CPUs with AVX-512 BF16 the bfloat16 pass takes about half the time of a float32 one. The result's ShortlistCount says how many images the exact search saw.
 '@
     Parameters  = @{

@@ -48,6 +48,28 @@ public class PushTests : IDisposable
     }
 
     [Fact]
+    public void PrototypesPushedOntoTheSamePatchAreReportedAsSuch()
+    {
+        using var model = TestData.Model(2, prototypesPerClass: 3);
+        using (torch.no_grad()) model.Network.Prototypes[1].copy_(model.Network.Prototypes[0]);   // same class, same vector
+        var data = TestData.Images(10, 2, 16, seed: 5);
+        var result = PrototypePush.Push(model, data, new PushOptions { BatchSize = 4 });
+        var moves = result.Prototypes;
+        Assert.Null(moves[0].SamePatchAs);
+        Assert.Equal(0, moves[1].SamePatchAs);
+        foreach (var move in moves.Where(x => x.SamePatchAs is int other))
+        {
+            var first = moves[move.SamePatchAs!.Value];
+            Assert.True(first.Index < move.Index && first.SamePatchAs is null);
+            Assert.Equal((first.SourceIndex, first.LatentRow, first.LatentColumn), (move.SourceIndex, move.LatentRow, move.LatentColumn));
+        }
+        int distinct = moves.Select(x => (x.SourceIndex, x.LatentRow, x.LatentColumn)).Distinct().Count();
+        Assert.Equal(distinct, result.DistinctPatches);
+        Assert.Equal(result.Pushed - moves.Count(x => x.SamePatchAs is not null), result.DistinctPatches);
+        Assert.True(result.DistinctPatches < result.Pushed);
+    }
+
+    [Fact]
     public void PushIsNearestOwnClassPatchByExhaustiveSearch()
     {
         using var model = TestData.Model(2, prototypesPerClass: 2);

@@ -91,6 +91,8 @@ Describe 'Invoke-PrototypePush' {
         $result = $model | Invoke-PrototypePush -Dataset $data -OutputDirectory $out -ComparisonDataset $data
         $result.Pushed | Should -Be 4
         $result.Prototypes.Count | Should -Be 4
+        $result.DistinctPatches | Should -Be ($result.Pushed - @($result.Prototypes | Where-Object { $null -ne $_.SamePatchAs }).Count)
+        ($result | Format-List | Out-String) | Should -Match 'Pushed\s+: 4 of 4 prototypes'
         $result.ComparisonCount | Should -Be 12
         $result.PredictionsChanged | Should -BeGreaterOrEqual 0
         @(Get-ChildItem $out -Filter *.png).Count | Should -Be 12

@@ -19,4 +19,23 @@ public sealed class PrototypeMove(int index, string @class, PrototypeProvenance?
     public int BoxY => provenance?.BoxY ?? 0;
     public int BoxWidth => provenance?.BoxWidth ?? 0;
     public int BoxHeight => provenance?.BoxHeight ?? 0;
+
+    /// <summary>
+    /// The lowest-numbered other prototype that push put on the same training patch (image, row, column), or null. Such
+    /// prototypes are the same vector: they score every image alike and the last layer gives them equal weights.
+    /// </summary>
+    public int? SamePatchAs { get; private set; }
+
+    /// <summary>Sets <see cref="SamePatchAs"/> over one push's moves; returns the number of distinct patches.</summary>
+    internal static int MarkSharedPatches(IReadOnlyList<PrototypeMove> moves)
+    {
+        var first = new Dictionary<(int Image, int Row, int Column), int>();
+        foreach (var move in moves.Where(x => x.Moved).OrderBy(x => x.Index))
+        {
+            var patch = (move.SourceIndex, move.LatentRow, move.LatentColumn);
+            if (first.TryGetValue(patch, out int earlier)) move.SamePatchAs = earlier;
+            else first[patch] = move.Index;
+        }
+        return first.Count;
+    }
 }

@@ -59,6 +59,7 @@ public static partial class PrototypePush
 
                 double renderSeconds = 0;
                 var moves = Locate(model, dataset, scan, options.OutputDirectory, ref renderSeconds, progress, cancel);
+                int distinctPatches = PrototypeMove.MarkSharedPatches(moves);
                 int? changed = null, comparisonCount = null;
                 double? accBefore = null, accAfter = null;
                 if (before is not null)
@@ -87,6 +88,7 @@ public static partial class PrototypePush
                     PrototypeCount = m,
                     Pushed = m - unchanged.Length,
                     Unchanged = unchanged,
+                    DistinctPatches = distinctPatches,
                     MeanDistance = distances.Length == 0 ? double.NaN : distances.Average(),
                     MedianDistance = distances.Length == 0 ? double.NaN : distances[distances.Length / 2],
                     MaxDistance = distances.Length == 0 ? double.NaN : distances[^1],
@@ -106,6 +108,7 @@ public static partial class PrototypePush
                 model.History.Add(HistoryEntry.Record("Push", dataset.Name, new()
                 {
                     ["Pushed"] = result.Pushed,
+                    ["DistinctPatches"] = result.DistinctPatches,
                     ["MeanDistance"] = result.MeanDistance,
                     ["MaxDistance"] = result.MaxDistance,
                     ["Images"] = result.ImageCount,

@@ -12,6 +12,11 @@ public sealed class PushResult
     public int Pushed { get; init; }
     /// <summary>Prototypes that found no candidate (their class is absent from the push set) and were left unchanged.</summary>
     public IReadOnlyList<int> Unchanged { get; init; } = [];
+    /// <summary>
+    /// Distinct training patches the pushed prototypes landed on; fewer than <see cref="Pushed"/> when several prototypes
+    /// of a class found the same nearest patch (<see cref="PrototypeMove.SamePatchAs"/>).
+    /// </summary>
+    public int DistinctPatches { get; init; }
     public double MeanDistance { get; init; }
     public double MedianDistance { get; init; }
     public double MaxDistance { get; init; }
