@@ -5,10 +5,12 @@ using static TorchSharp.torch;
 namespace ProtoPNet.Model.Backbones;
 
 /// <summary>
-/// A 2-D convolution with torchvision's parameter names (<c>weight</c>, <c>bias</c>) that computes in its input's dtype:
-/// given float32 input it is exactly TorchSharp's <c>Conv2d</c>; given bfloat16 input it casts its float32 weights to
-/// bfloat16 inside the autograd graph, so gradients arrive at the float32 weights (what PyTorch's autocast does, which
-/// TorchSharp lacks). See docs/architecture.md, "Mixed precision".
+/// A 2-D convolution with torchvision's parameter names (<c>weight</c>, <c>bias</c>) that computes in its input's dtype and
+/// layout: given float32 NCHW input it is exactly TorchSharp's <c>Conv2d</c>; given bfloat16 input it casts its float32
+/// weights to bfloat16 inside the autograd graph, so gradients arrive at the float32 weights (what PyTorch's autocast
+/// does, which TorchSharp lacks); given channels-last input (what the backbones get) it copies its NCHW weight to NHWC
+/// strides inside the graph, and runs a 1×1 convolution as a GEMM. See docs/architecture.md, "Mixed precision" and
+/// "Channels-last".
 /// </summary>
 public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
 {
