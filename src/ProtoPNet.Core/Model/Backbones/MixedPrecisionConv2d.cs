@@ -49,7 +49,7 @@ public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
         Tensor output;
         if (!channelsLast) output = nn.functional.conv2d(input, w, b, stride, padding);
         else if (pointwise) output = PointwiseAsMatmul(input, w, b);
-        else output = nn.functional.conv2d(input, ChannelsLast.Has(w) ? w : ChannelsLast.Strides(w), b, stride, padding);
+        else output = nn.functional.conv2d(input, ChannelsLast.Strides(w), b, stride, padding);
         return output.MoveToOuterDisposeScope();
     }
 
