@@ -38,4 +38,46 @@ public static class SyntheticSimilarities
         for (int k = 0; k < classes; k++) for (int j = 0; j < m; j++) mask[k * m + j] = j / perClass == k ? 0 : 1;
         return (tensor(s, [count, m], ScalarType.Float64), tensor(y), tensor(mask, [classes, m], ScalarType.Float64));
     }
+    /// <summary>
+    /// Similarity vectors of a pushed ProtoPNet simulated in its latent space: each image is its class's mean plus Gaussian
+    /// noise (<paramref name="spread"/> per dimension), each prototype is the latent of a random training image of its class
+    /// (push puts it there), and similarities are log((d + 1)/(d + 1e-4)) of the squared distances d scaled by
+    /// <paramref name="scale"/>. Classes overlap, so the optimum is attained, and the similarity columns of a class are
+    /// strongly correlated as in a real pushed model — the regime where an undamped Newton model is nearly flat.
+    /// </summary>
+    /// <returns>As <see cref="Create"/>.</returns>
+    public static (Tensor Similarities, Tensor Labels, Tensor WrongClassMask) CreateFromLatents(int count, int classes, int perClass,
+        int dimensions, double spread, double scale, int seed)
+    {
+        var random = new Random(seed);
+        double Gaussian() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var means = new double[classes, dimensions];
+        for (int k = 0; k < classes; k++) for (int d = 0; d < dimensions; d++) means[k, d] = Gaussian();
+        var latents = new double[count, dimensions];
+        var y = new long[count];
+        for (int i = 0; i < count; i++)
+        {
+            y[i] = i % classes;
+            for (int d = 0; d < dimensions; d++) latents[i, d] = means[y[i], d] + spread * Gaussian();
+        }
+        int m = classes * perClass;
+        var source = new int[m];   // image i belongs to class i % classes
+        for (int j = 0; j < m; j++) source[j] = random.Next(count / classes) * classes + j / perClass;
+        var s = new double[count * m];
+        for (int i = 0; i < count; i++)
+            for (int j = 0; j < m; j++)
+            {
+                double distance = 0;
+                for (int d = 0; d < dimensions; d++)
+                {
+                    double difference = latents[i, d] - latents[source[j], d];
+                    distance += difference * difference;
+                }
+                distance *= scale;
+                s[i * m + j] = Math.Log((distance + 1) / (distance + 1e-4));
+            }
+        var mask = new double[classes * m];
+        for (int k = 0; k < classes; k++) for (int j = 0; j < m; j++) mask[k * m + j] = j / perClass == k ? 0 : 1;
+        return (tensor(s, [count, m], ScalarType.Float64), tensor(y), tensor(mask, [classes, m], ScalarType.Float64));
+    }
 }
