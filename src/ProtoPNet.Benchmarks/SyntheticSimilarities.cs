@@ -31,13 +31,12 @@ public static class SyntheticSimilarities
                 double distance = owner == label && !hard ? 0.02 + 3 * u * u * u
                     : owner == confusedWith ? 0.3 + 2 * u
                     : 1.5 + 3 * u;
-                s[i * m + j] = Math.Log((distance + 1) / (distance + 1e-4));
+                s[i * m + j] = LogSimilarity(distance);
             }
         }
-        var mask = new double[classes * m];
-        for (int k = 0; k < classes; k++) for (int j = 0; j < m; j++) mask[k * m + j] = j / perClass == k ? 0 : 1;
-        return (tensor(s, [count, m], ScalarType.Float64), tensor(y), tensor(mask, [classes, m], ScalarType.Float64));
+        return (tensor(s, [count, m], ScalarType.Float64), tensor(y), WrongClassMask(classes, perClass));
     }
+
     /// <summary>
     /// Similarity vectors of a pushed ProtoPNet simulated in its latent space: each image is its class's mean plus Gaussian
     /// noise (<paramref name="spread"/> per dimension), each prototype is the latent of a random training image of its class
@@ -73,11 +72,20 @@ public static class SyntheticSimilarities
                     double difference = latents[i, d] - latents[source[j], d];
                     distance += difference * difference;
                 }
-                distance *= scale;
-                s[i * m + j] = Math.Log((distance + 1) / (distance + 1e-4));
+                s[i * m + j] = LogSimilarity(scale * distance);
             }
+        return (tensor(s, [count, m], ScalarType.Float64), tensor(y), WrongClassMask(classes, perClass));
+    }
+
+    /// <summary>ProtoPNet's similarity of a squared distance.</summary>
+    private static double LogSimilarity(double distance) => Math.Log((distance + 1) / (distance + 1e-4));
+
+    /// <summary>[K, K·perClass] float64, 1 where prototype j (of class j / perClass) does not belong to class k.</summary>
+    private static Tensor WrongClassMask(int classes, int perClass)
+    {
+        int m = classes * perClass;
         var mask = new double[classes * m];
         for (int k = 0; k < classes; k++) for (int j = 0; j < m; j++) mask[k * m + j] = j / perClass == k ? 0 : 1;
-        return (tensor(s, [count, m], ScalarType.Float64), tensor(y), tensor(mask, [classes, m], ScalarType.Float64));
+        return tensor(mask, [classes, m], ScalarType.Float64);
     }
 }

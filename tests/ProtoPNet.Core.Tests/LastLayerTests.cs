@@ -167,9 +167,9 @@ public class LastLayerTests
     public void NewtonConvergesInFewIterationsOnCorrelatedPushedSimilarities(int dimensions, double spread, double scale,
         int iterationBudget, double optimum)
     {
-        // Prototypes are latents of training images and classes overlap (accuracy 72–73 %): 150 prototypes (on 142–145 distinct
-        // images: sources are drawn with replacement) whose columns are strongly correlated within a class, as after a real push. The undamped Newton model is nearly flat along the
-        // differences of correlated prototypes; the Levenberg–Marquardt damping and the line search along the support solve
+        // Prototypes are latents of training images and classes overlap (accuracy 72–73 %): 150 prototypes (on 142–145
+        // distinct images: sources are drawn with replacement) whose columns are strongly correlated within a class, as after
+        // a real push. The undamped Newton model is nearly flat along the differences of correlated prototypes; the Levenberg–Marquardt damping and the line search along the support solve
         // are what keep the iteration count low (docs/algorithm.md §6).
         var (s, labels, mask) = SyntheticSimilarities.CreateFromLatents(1500, 10, 15, dimensions, spread, scale, seed: 1);
         using var start = 1 - 1.5 * mask;

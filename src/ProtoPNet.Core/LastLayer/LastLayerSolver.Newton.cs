@@ -33,9 +33,9 @@ public static partial class LastLayerSolver
     /// when <see cref="Optimality"/> ≤ <paramref name="tolerance"/>, checked with the exact gradient.
     /// <para>μ is a Levenberg–Marquardt damping (trust-region style), adapted by the ratio of the true objective's decrease to
     /// the decrease the damped model predicted: divided by 4 after a full step with a ratio above ¾, multiplied by 4 after a
-    /// cut or failed step or a ratio below ¼, unchanged in between (and when both decreases are below rounding). Similarity columns
-    /// of a pushed model are strongly correlated (measured: 25,646 pairs of 586 distinct columns above 0.99), so the undamped
-    /// model has directions of almost no curvature: its minimizer lies far out where the true objective is no longer
+    /// cut or failed step or a ratio below ¼, unchanged in between (and when both decreases are below rounding). Similarity
+    /// columns of a pushed model are strongly correlated (measured: 25,646 pairs of 586 distinct columns above 0.99), so the
+    /// undamped model has directions of almost no curvature: its minimizer lies far out where the true objective is no longer
     /// quadratic, and the inner solve crawls towards it. Damped, the model is well conditioned where it is trusted and the
     /// exact solve on its sign pattern is usable (docs/algorithm.md §6).</para>
     /// <para>Beyond <see cref="MaxNewtonVariables"/> weights (2,000 prototypes × 10 classes; CUB's 400,000) the model and its
@@ -278,10 +278,10 @@ public static partial class LastLayerSolver
     /// prototypes. With that pattern fixed, the model is a smooth quadratic on the free weights (own-class ones and the
     /// nonzero wrong-class ones; the zero ones stay at 0): one linear solve (H_FF + εI)·d_F = −(g_F + λ·sign_F + H_FZ·d_Z)
     /// gives its exact minimizer. The step goes from d towards it and is projected onto the pattern's orthant (weights that
-    /// would cross zero stop at zero), halving its length (at most 20 times) until the model is no higher: where the pattern is not yet right the
-    /// full solve overshoots (measured on an undamped model in the tail of a real 2,000-prototype problem: only 1/256–1/8192
-    /// of its length lowered the model, and the full step never did),
-    /// and a part of it still gains more than another round of coordinate descent. Else the coordinate-descent step stands.
+    /// would cross zero stop at zero), halving its length (at most 20 times) until the model is no higher: where the pattern
+    /// is not yet right the full solve overshoots (measured on an undamped model in the tail of a real 2,000-prototype
+    /// problem: only 1/256–1/8192 of its length lowered the model, and the full step never did), and a part of it still
+    /// gains more than another round of coordinate descent. Else the coordinate-descent step stands.
     /// </summary>
     private static double[] RefineOnSupport(Tensor hessian, double[] g, double[] w, double[] mask, double lambda, double[] direction)
     {
@@ -352,8 +352,8 @@ public static partial class LastLayerSolver
 
     /// <summary>
     /// Coordinate descent on q(d) = gᵀd + ½dᵀ(H + εI)d + λ‖(w + d)⊙mask‖₁, keeping H·d up to date (one row of H per update).
-    /// H arrives damped (<see cref="Newton"/>'s μ); ε = 1e-10·trace/size only regularizes the flat directions of softmax (a shift of every row of W); the outer
-    /// <see cref="Recenter"/> handles those exactly. Updates d in place from its current value; true when
+    /// H arrives damped (<see cref="Newton"/>'s μ); ε = 1e-10·trace/size only regularizes the flat directions of softmax (a
+    /// shift of every row of W); the outer <see cref="Recenter"/> handles those exactly. Updates d in place from its current value; true when
     /// a sweep moved no coordinate by more than <paramref name="target"/>.
     /// </summary>
     private static bool QuadraticModelMinimizer(Tensor hessianTensor, double[] g, double[] w, double[] mask, double lambda, double[] d,
