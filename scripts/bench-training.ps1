@@ -16,7 +16,14 @@
     Every speed figure is the median of -Repeats interleaved rounds (each round measures every figure once), printed
     with its min and max and the load average at start and end.
     The authors' figures are constants below, copied from the reference README; ratios are ours / theirs for speeds and
-    theirs / ours for times. Run it alone: two torch processes on 2 cores slow each other down many times over.
+    theirs / ours for times. Those constants were measured on another machine in another hour: where python3 with torch
+    and torchvision is installed (-PyTorch; Debian: python3-torch python3-torchvision), every round also times PyTorch's
+    own plain resnet18 here (scripts/bench-pytorch.py, train step and inference), and the table adds the authors'
+    figures scaled to this machine by PyTorch today ÷ PyTorch in the reference table (training figures by the train
+    step's factor, the forward-dominated ones — warm, inference, push, last layer — by inference's), with the ratios
+    against those. Before the first round an untimed warm-up epoch and test pass let the C allocator reach its working
+    size (docs/architecture.md, "Native settings"), which would otherwise slow the first round's figures.
+    Run it alone: two torch processes on 2 cores slow each other down many times over.
 .EXAMPLE
     dotnet pwsh -File scripts/bench-training.ps1 -Accuracy
 #>
@@ -36,7 +43,9 @@ param(
     [switch] $Accuracy,
     [ValidateSet('Frozen', 'Train')] [string] $WarmBatchNorm = 'Frozen',
     # The backbone's arithmetic in the -Accuracy schedule (the speed rounds measure the joint epoch in both).
-    [ValidateSet('Float32', 'BFloat16')] [string] $Precision = 'Float32'
+    [ValidateSet('Float32', 'BFloat16')] [string] $Precision = 'Float32',
+    # The python that runs scripts/bench-pytorch.py (then the system's python3); '' measures no PyTorch yardstick.
+    [string] $PyTorch = 'python3'
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'Import-Experiments.ps1')   # the module and the experiment assembly (bin/experiments)
@@ -132,7 +141,20 @@ $loadAtStart = (Get-Content /proc/loadavg) -replace ' \S+ \S+$'
 $result = [ordered]@{ Backbone = 'resnet18'; ImageSize = $ImageSize; TrainImages = $train.Count; TestImages = $test.Count; Threads = $Threads; Repeats = $Repeats }
 # With 2,000 prototypes the joint epoch runs at a fifth of the speed: its figures come from the first -LargeTrainCount images.
 $largeTrain = if ($LargeTrainCount -lt $train.Count) { New-FashionDataset 'fashion-train-subset-large' 'train' ([int[]]@($subset | Select-Object -First $LargeTrainCount)) } else { $train }
-$small = @(); $large = @(); $plainRuns = @()
+$small = @(); $large = @(); $plainRuns = @(); $pytorchRuns = @()
+# The PyTorch yardstick, when this machine has it: the first of -PyTorch's pythons that imports torch and torchvision
+# (Debian's packages install into the system python, which another python first on PATH may hide).
+$yardstick = Join-Path $PSScriptRoot 'bench-pytorch.py'
+$python = if ($PyTorch) {
+    @($PyTorch, '/usr/bin/python3') | Select-Object -Unique | Where-Object { Get-Command $_ -ErrorAction Ignore } |
+        Where-Object { & $_ -c 'import torch, torchvision' 2>$null; $LASTEXITCODE -eq 0 } | Select-Object -First 1
+}
+if ($PyTorch -and -not $python) { Write-Warning "No python with torch and torchvision: no PyTorch yardstick (Debian: apt-get install python3-torch python3-torchvision)." }
+# Untimed warm-up: glibc's heaps grow to the run's working size over the first passes (page faults and system time).
+$warmup = New-Model $PrototypesPerClass
+$null = $warmup | Start-ProtoPNetTraining -Dataset $largeTrain -WarmEpochs 0 -Epochs 1 -BatchSize 64 -Seed 1 -WarningAction SilentlyContinue
+$null = $warmup | Test-ProtoPNet -Dataset $test -BatchSize 100
+$warmup.Dispose()
 # Interleaved repeats: every figure once per round, so a slow spell of the machine touches every figure alike.
 for ($round = 1; $round -le $Repeats; $round++) {
     Write-Host "Round $round of $Repeats (load $((Get-Content /proc/loadavg) -replace ' \S+ \S+$'))"
@@ -145,9 +167,20 @@ for ($round = 1; $round -le $Repeats; $round++) {
     $p.PlainInferenceImagesPerSecond = $test.Count / $sw.Elapsed.TotalSeconds
     $plain.Dispose()
     $plainRuns += $p
+    if ($python) {
+        $py = & $python $yardstick --repeats 1 --seconds 8 --threads $Threads | ConvertFrom-Json
+        $pytorchRuns += [ordered]@{ TrainImagesPerSecond = $py.train_images_per_second[0]; InferenceImagesPerSecond = $py.inference_images_per_second[0] }
+    }
     if ($LargePrototypesPerClass -gt 0) { $large += Measure-Stages $LargePrototypesPerClass $largeTrain $train }
 }
-$result.Small = $small; $result.Large = $large; $result.Plain = $plainRuns
+$result.Small = $small; $result.Large = $large; $result.Plain = $plainRuns; $result.PyTorch = $pytorchRuns
+# How fast this machine runs PyTorch now against the reference machine (1 when not measured: no scaled columns).
+$trainScale = 1; $inferenceScale = 1
+if ($pytorchRuns.Count -gt 0) {
+    $trainScale = (Get-FigureSpread $pytorchRuns TrainImagesPerSecond).Median / $authors[100].PlainTrain
+    $inferenceScale = (Get-FigureSpread $pytorchRuns InferenceImagesPerSecond).Median / $authors[100].PlainInference
+    $result.PyTorchTrainScale = [math]::Round($trainScale, 3); $result.PyTorchInferenceScale = [math]::Round($inferenceScale, 3)
+}
 
 if ($Accuracy) {
     # The authors' reference schedule with the authors' rates (a random backbone would otherwise get the from-scratch recipe's).
@@ -177,20 +210,26 @@ if ($Accuracy) {
 $result.LoadAverage = "$loadAtStart at start, $((Get-Content /proc/loadavg) -replace ' \S+ \S+$') at the end"
 
 # Our figures beside the authors': median (min–max) over the repeats; ratios of medians, > 1 means we are faster.
-function Row([string] $figure, [int] $prototypes, [object[]] $runs, [string] $name, [double] $theirs, [switch] $Time, [int] $digits = 1) {
+# -Scale: PyTorch here ÷ PyTorch on the reference machine for this kind of figure; 'Authors here' is the authors' figure
+# moved to this machine by it (speeds times it, times divided by it).
+function Row([string] $figure, [int] $prototypes, [object[]] $runs, [string] $name, [double] $theirs, [switch] $Time, [int] $digits = 1, [double] $Scale = $inferenceScale) {
     $s = Get-FigureSpread $runs $name
+    $ratio = { param($t) if ($t -gt 0) { [math]::Round($(if ($Time) { $t / $s.Median } else { $s.Median / $t }), 2) } else { $null } }
+    $here = if ($pytorchRuns.Count -gt 0 -and $theirs -gt 0) { if ($Time) { $theirs / $Scale } else { $theirs * $Scale } } else { 0 }
     [pscustomobject]@{
         Figure = $figure; Prototypes = $prototypes
         Ours = [math]::Round($s.Median, $digits); Min = [math]::Round($s.Min, $digits); Max = [math]::Round($s.Max, $digits)
         Authors = $theirs
-        Ratio = if ($theirs -gt 0) { [math]::Round($(if ($Time) { $theirs / $s.Median } else { $s.Median / $theirs }), 2) } else { $null }
+        Ratio = & $ratio $theirs
+        'Authors here' = if ($here -gt 0) { [math]::Round($here, $digits + 1) } else { $null }
+        'Ratio here' = & $ratio $here
     }
 }
 $rows = foreach ($runs in @($small, $large)) {
     if ($runs.Count -eq 0) { continue }
     $n = [int]$runs[0].Prototypes; $t = $authors[$n]; $count = [int]$runs[0].LastLayerImages
-    Row 'joint training, img/s' $n $runs JointImagesPerSecond $t.Joint
-    Row 'joint training, bfloat16 backbone, img/s' $n $runs JointBFloat16ImagesPerSecond $t.Joint
+    Row 'joint training, img/s' $n $runs JointImagesPerSecond $t.Joint -Scale $trainScale
+    Row 'joint training, bfloat16 backbone, img/s' $n $runs JointBFloat16ImagesPerSecond $t.Joint -Scale $trainScale
     Row 'warm training (5 epochs), img/s' $n $runs WarmImagesPerSecond $t.Warm
     Row 'inference, img/s' $n $runs InferenceImagesPerSecond $t.Inference
     Row 'inference, bfloat16 backbone, img/s' $n $runs InferenceBFloat16ImagesPerSecond $t.Inference
@@ -202,7 +241,7 @@ $rows = foreach ($runs in @($small, $large)) {
     Row 'last-layer Newton iterations' $n $runs LastLayerIterations 0 -digits 0
     Row 'last layer converged (1 = yes)' $n $runs LastLayerConverged 0 -digits 0
 }
-$rows += Row 'plain resnet18 + linear head, train img/s' 0 $plainRuns PlainTrainImagesPerSecond $authors[100].PlainTrain
+$rows += Row 'plain resnet18 + linear head, train img/s' 0 $plainRuns PlainTrainImagesPerSecond $authors[100].PlainTrain -Scale $trainScale
 $rows += Row 'plain resnet18 + linear head, inference img/s' 0 $plainRuns PlainInferenceImagesPerSecond $authors[100].PlainInference
 $plainMedian = (Get-FigureSpread $plainRuns PlainTrainImagesPerSecond).Median
 $result.JointStepOverPlainStep = [math]::Round($plainMedian / (Get-FigureSpread $small JointImagesPerSecond).Median, 3)
@@ -215,6 +254,10 @@ if ($Accuracy) {
     $rows += AccuracyRow 'test accuracy after 5 Adam passes' $result.TestAccuracyAfterLastLayerAdam5 $a.AfterLastLayer
     $rows += AccuracyRow 'plain head, 5 epochs' $result.PlainHeadTestAccuracy $a.Plain
 }
-$rows | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
+if ($pytorchRuns.Count -gt 0) {
+    $rows += Row 'PyTorch plain resnet18, train img/s (yardstick)' 0 $pytorchRuns TrainImagesPerSecond $authors[100].PlainTrain -Scale $trainScale
+    $rows += Row 'PyTorch plain resnet18, inference img/s (yardstick)' 0 $pytorchRuns InferenceImagesPerSecond $authors[100].PlainInference
+}
+$rows | Format-Table -AutoSize | Out-String -Width 220 | Write-Host
 Write-Host ("ProtoPNet joint step over the plain step: {0}×; load average {1}" -f $result.JointStepOverPlainStep, $result.LoadAverage)
 [pscustomobject]$result | ConvertTo-Json -Depth 5
