@@ -21,6 +21,6 @@ One result object per epoch (loss and each term, train and validation accuracy, 
     Examples    = @(
         @{ Code = '$model | Start-ProtoPNetTraining -Dataset $train -ValidationDataset $validation -WarmEpochs 5 -Epochs 10'; Remarks = 'The authors'' schedule; a table of epochs.' }
         @{ Code = '$model = $model | Start-ProtoPNetTraining -Dataset $train -Epochs 10 -CheckpointDirectory ./ckpt -PassThru | Select-Object -Last 1'; Remarks = 'Checkpoints after every epoch; run again with -Resume after an interruption.' }
-        @{ Code = '$model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 5 -Epochs 10 -Precision BFloat16'; Remarks = 'The backbone''s convolutions in bfloat16 from float32 master weights: a faster joint epoch on CPUs with native bfloat16 (AVX-512 BF16, AMX); the model stays float32. Measured on Fashion-MNIST (README, Figures): the same final accuracy, a larger drop at push.' }
+        @{ Code = '$model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 5 -Epochs 10 -Precision BFloat16'; Remarks = 'The backbone''s convolutions in bfloat16 from float32 master weights: a faster joint epoch on some CPUs with native bfloat16 (AVX-512 BF16, AMX; 1.4-1.5x on one machine, 0.8x on another: measure it); the model stays float32. Measured on Fashion-MNIST (README, Figures): the same final accuracy, a larger drop at push.' }
     )
 }

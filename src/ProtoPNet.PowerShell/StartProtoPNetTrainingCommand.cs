@@ -79,7 +79,7 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
 
     /// <summary>
     /// The backbone's arithmetic while training: Float32 (default, the reference) or BFloat16 (convolutions in bfloat16
-    /// from float32 master weights; faster on CPUs with native bfloat16, such as AVX-512 BF16). The model stays float32.
+    /// from float32 master weights; faster on some CPUs with native bfloat16, such as AVX-512 BF16; README, Platform notes). The model stays float32.
     /// </summary>
     [Parameter] public ComputePrecision Precision { get; set; } = ComputePrecision.Float32;
 
