@@ -3,9 +3,10 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot '../../scripts/Import-Experiments.ps1')
     $script:root = Join-Path ([IO.Path]::GetTempPath()) "ptpn-planted-$([guid]::NewGuid().ToString('N'))"
-    # The benchmark's task (8 classes, 14-px key glyph in 64-px images, two distractors) with 80 training images per
-    # class instead of 200: about a minute of training on 2 cores.
-    $options = [ProtoPNet.Benchmarks.PlantedPartOptions]@{ ImageSize = 64; ClassCount = 8; TrainPerClass = 80; TestPerClass = 20; GlyphSize = 14; Distractors = 2; Seed = 1 }
+    # The benchmark's task (8 classes, 14-px key glyph in 64-px images, two distractors) with 160 training images per
+    # class instead of 200: about 80 s of training on 2 cores. With 80 per class the result was a draw from a wide
+    # spread that moved with the CPU's rounding (seeds 1-5 on one machine: final 88.7-99.4 %, pointing 0.70-0.99).
+    $options = [ProtoPNet.Benchmarks.PlantedPartOptions]@{ ImageSize = 64; ClassCount = 8; TrainPerClass = 160; TestPerClass = 20; GlyphSize = 14; Distractors = 2; Seed = 1 }
     $script:planted = [ProtoPNet.Benchmarks.PlantedPartSet]::Write($root, $options)
     $script:train = Import-ProtoPNetDataset $planted.TrainPath
     $script:test = Import-ProtoPNetDataset $planted.TestPath
@@ -33,12 +34,11 @@ Describe 'Training from random weights with the default settings' {
     }
 
     It 'learns the task and does not warn that it stayed at chance' {
-        # Measured with these seeds: 81.9 % before push, 61.9 % after (this small training set leaves prototypes off
-        # their patches; the full set loses under a point), 95.6 % after the last layer. Before push the figure is one
-        # draw from a wide spread (seeds 1-3: 81.9-97.5 %; 83.8-98.1 % with the previous release's NCHW backbone, whose
-        # rounding differed), so the bar is well above chance (12.5 %), not at the best draw.
-        $beforePush | Should -BeGreaterOrEqual 0.75
-        $afterPush | Should -BeGreaterThan 0.3
+        # Measured with model seeds 1-4 (this test uses 1): 100 % before push, 72.5-96.9 % after (push moves prototypes
+        # off where training left them; the last layer recovers), 100 % after the last layer, pointing 1.000 each time.
+        # The bars leave room for another CPU's rounding, not for a model that stops learning the key.
+        $beforePush | Should -BeGreaterOrEqual 0.9
+        $afterPush | Should -BeGreaterThan 0.5
         ($model | Test-ProtoPNet -Dataset $test).Accuracy | Should -BeGreaterOrEqual 0.95
         $trainingWarnings | Where-Object { "$_" -like 'Training ended at chance*' } | Should -BeNullOrEmpty
     }
