@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace ProtoPNet.Model;
@@ -6,14 +7,34 @@ namespace ProtoPNet.Model;
 /// <summary>The 1×1 convolutions between backbone and prototypes (docs/algorithm.md, section 1), named as in the authors' code.</summary>
 public static class AddOnLayers
 {
-    public static Sequential Create(AddOnKind kind, int inChannels, int depth) => kind switch
+    public static Sequential Create(AddOnKind kind, int inChannels, int depth)
     {
-        AddOnKind.Regular => Sequential(
-            ("0", Conv2d(inChannels, depth, 1)), ("1", ReLU()),
-            ("2", Conv2d(depth, depth, 1)), ("3", Sigmoid())),
-        AddOnKind.Bottleneck => Bottleneck(inChannels, depth),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-    };
+        var layers = kind switch
+        {
+            AddOnKind.Regular => Sequential(
+                ("0", Conv2d(inChannels, depth, 1)), ("1", ReLU()),
+                ("2", Conv2d(depth, depth, 1)), ("3", Sigmoid())),
+            AddOnKind.Bottleneck => Bottleneck(inChannels, depth),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        InitializeAsTheAuthors(layers);
+        return layers;
+    }
+
+    /// <summary>
+    /// The authors' initialization of the add-on (their <c>_initialize_weights</c>): Kaiming normal with fan-out and ReLU
+    /// gain, bias 0 — weights about 3.5× larger than a convolution's default (Kaiming uniform, a = √5), which decides how
+    /// far the sigmoid's output spreads at the start and, measured, how much accuracy push costs (docs/algorithm.md §1).
+    /// </summary>
+    private static void InitializeAsTheAuthors(Sequential layers)
+    {
+        using var _ = no_grad();
+        foreach (var conv in layers.children().OfType<Conv2d>())
+        {
+            init.kaiming_normal_(conv.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
+            init.zeros_(conv.bias!);
+        }
+    }
 
     /// <summary>
     /// Halve the channels until the prototype depth is reached (at least one block, as the authors do):
