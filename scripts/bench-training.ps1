@@ -10,8 +10,9 @@
     Speed: joint / warm / inference images/s; push seconds per 1,000 images with and without rendering; the whole
     last-layer stage (similarity vectors + exact solve) against the authors' 20 passes; a plain resnet18 + linear head
     train step and inference. -Accuracy adds the accuracy schedule (2 warm + 3 joint epochs, push, last layer — ours and
-    the authors' 5 Adam passes; the authors' rates, -WarmBatchNorm Frozen or Train) and the plain-head baseline
-    (5 epochs). -LargePrototypesPerClass repeats the speed figures with 200 prototypes per class (2,000, the CUB count)
+    the authors' 5 Adam passes; the authors' rates, -WarmBatchNorm Frozen or Train), once per seed of -AccuracySeeds,
+    with how near each pushed prototype's nearest own-class and other-class test patches are, and the plain-head
+    baseline (5 epochs). -LargePrototypesPerClass repeats the speed figures with 200 prototypes per class (2,000, the CUB count)
     on the first -LargeTrainCount training images (the last layer on all of them); 0 skips them.
     Every speed figure is the median of -Repeats interleaved rounds (each round measures every figure once), printed
     with its min and max and the load average at start and end.
@@ -41,6 +42,8 @@ param(
     [int] $Threads = 2,
     [ValidateRange(1, 20)] [int] $Repeats = 3,
     [switch] $Accuracy,
+    # Seeds of the -Accuracy schedule (the model's and the training's seed); every seed is one run, the table gives their median, min and max.
+    [int[]] $AccuracySeeds = @(1),
     [ValidateSet('Frozen', 'Train')] [string] $WarmBatchNorm = 'Frozen',
     # The backbone's arithmetic in the -Accuracy schedule (the speed rounds measure the joint epoch in both).
     [ValidateSet('Float32', 'BFloat16')] [string] $Precision = 'Float32',
@@ -182,26 +185,63 @@ if ($pytorchRuns.Count -gt 0) {
     $result.PyTorchTrainScale = [math]::Round($trainScale, 3); $result.PyTorchInferenceScale = [math]::Round($inferenceScale, 3)
 }
 
+# After push every prototype is one training patch. How near is the nearest test patch of another class, against the
+# nearest of its own class (squared L2, over the first 2,000 test images)? When both are alike, the pushed prototype
+# scores other classes' images as high as its own class's, and push costs accuracy (docs/algorithm.md §1).
+function Measure-PushedNeighbours($model, $dataset, [int] $count = 2000) {
+    $scope = $torch::NewDisposeScope(); $noGrad = $torch::no_grad()
+    try {
+        $reader = [ProtoPNet.Data.BatchReader]::new($dataset, $model.ImageSize, $model.Normalization)
+        $latents = [Collections.Generic.List[TorchSharp.torch+Tensor]]::new(); $labels = [Collections.Generic.List[long]]::new()
+        $model.Network.eval()
+        foreach ($batch in $reader.Read([int[]](0..($count - 1)), 100, $null, $none)) {
+            $latents.Add($model.Network.Latent($batch.Images)); $labels.AddRange([long[]]$batch.Labels.data[long]().ToArray())
+        }
+        $z = $torch::cat($latents.ToArray(), 0)
+        $depth = $z.shape[1]; $cells = $z.shape[2] * $z.shape[3]
+        $patches = $z.permute([long[]]@(0, 2, 3, 1)).reshape([long[]]@(-1, $depth))
+        $patchClass = $torch::tensor($labels.ToArray()).repeat_interleave([long]$cells)
+        $prototypes = $model.Network.Prototypes.reshape([long[]]@($model.PrototypeCount, -1))
+        $distances = $torch::cdist($prototypes, $patches).square()
+        $own = $torch::tensor([long[]]$model.PrototypeClass).view([long[]]@(-1, 1)).eq($patchClass.view([long[]]@(1, -1)))
+        $far = [TorchSharp.Scalar][float]::MaxValue
+        $nearestOwn = $distances.masked_fill($own.logical_not(), $far).min(1, $false).Item1
+        $nearestOther = $distances.masked_fill($own, $far).min(1, $false).Item1
+        [ordered]@{
+            NearestOwnClassPatch = [math]::Round($nearestOwn.median().item[float](), 4)
+            NearestOtherClassPatch = [math]::Round($nearestOther.median().item[float](), 4)
+            MeanAbsLatentFromHalf = [math]::Round($patches.sub([TorchSharp.Scalar]0.5).abs().mean().item[float](), 4)
+        }
+    }
+    finally { $noGrad.Dispose(); $scope.Dispose() }
+}
+
 if ($Accuracy) {
     # The authors' reference schedule with the authors' rates (a random backbone would otherwise get the from-scratch recipe's).
-    $m = New-Model $PrototypesPerClass
-    $null = $m | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 2 -Epochs 3 -BatchSize 64 -Seed 1 -BackboneLearningRate 1e-4 -StepSize 5 -WarmBatchNorm $WarmBatchNorm -Precision $Precision
     $result.WarmBatchNorm = $WarmBatchNorm
     $result.Precision = $Precision
-    $result.TestAccuracyBeforePush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
-    $null = $m | Invoke-PrototypePush -Dataset $train -BatchSize 75
-    $result.TestAccuracyAfterPush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
-    # The authors' last layer (5 Adam passes) on a copy of the pushed model, then ours (the exact solve).
-    $pushed = Join-Path ([IO.Path]::GetTempPath()) ("ptpn-bench-" + [guid]::NewGuid().ToString('N') + '.ptpn')
-    $m | Export-ProtoPNet -LiteralPath $pushed
-    $copy = Import-ProtoPNet -LiteralPath $pushed
-    Remove-Item -LiteralPath $pushed
-    $null = $copy | Optimize-LastLayer -Dataset $train -Method Adam -Passes 5 -BatchSize 64 -Seed 1
-    $result.TestAccuracyAfterLastLayerAdam5 = ($copy | Test-ProtoPNet -Dataset $test).Accuracy
-    $copy.Dispose()
-    $null = $m | Optimize-LastLayer -Dataset $train
-    $result.TestAccuracyAfterLastLayer = ($m | Test-ProtoPNet -Dataset $test).Accuracy
-    $m.Dispose()
+    $result.AccuracyRuns = foreach ($seed in $AccuracySeeds) {
+        Write-Host "Accuracy schedule, seed $seed (load $(Get-LoadAverage -All))"
+        $run = [ordered]@{ Seed = $seed }
+        $m = New-ProtoPNet -Backbone resnet18 -ClassName $classes -PrototypesPerClass $PrototypesPerClass -ImageSize $ImageSize -Seed $seed
+        $null = $m | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 2 -Epochs 3 -BatchSize 64 -Seed $seed -BackboneLearningRate 1e-4 -StepSize 5 -WarmBatchNorm $WarmBatchNorm -Precision $Precision
+        $run.BeforePush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
+        $null = $m | Invoke-PrototypePush -Dataset $train -BatchSize 75
+        $run.AfterPush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
+        $run.PushedPrototypes = Measure-PushedNeighbours $m $test ([math]::Min(2000, $test.Count))
+        # The authors' last layer (5 Adam passes) on a copy of the pushed model, then ours (the exact solve).
+        $pushed = Join-Path ([IO.Path]::GetTempPath()) ("ptpn-bench-" + [guid]::NewGuid().ToString('N') + '.ptpn')
+        $m | Export-ProtoPNet -LiteralPath $pushed
+        $copy = Import-ProtoPNet -LiteralPath $pushed
+        Remove-Item -LiteralPath $pushed
+        $null = $copy | Optimize-LastLayer -Dataset $train -Method Adam -Passes 5 -BatchSize 64 -Seed 1
+        $run.AfterLastLayerAdam5 = ($copy | Test-ProtoPNet -Dataset $test).Accuracy
+        $copy.Dispose()
+        $null = $m | Optimize-LastLayer -Dataset $train
+        $run.AfterLastLayer = ($m | Test-ProtoPNet -Dataset $test).Accuracy
+        $m.Dispose()
+        $run
+    }
     $baseline = [ProtoPNet.Benchmarks.PlainClassifier]::Train('resnet18', $ImageSize, $train, $null,
         [ProtoPNet.Benchmarks.PlainClassifierOptions]@{ Epochs = 5; BatchSize = 64; LearningRate = 1e-4; HeadLearningRate = 3e-3 }, $null, $none)
     $result.PlainHeadTestAccuracy = $baseline.Accuracy($test, 100)
@@ -247,12 +287,20 @@ $plainMedian = (Get-FigureSpread $plainRuns PlainTrainImagesPerSecond).Median
 $result.JointStepOverPlainStep = [math]::Round($plainMedian / (Get-FigureSpread $small JointImagesPerSecond).Median, 3)
 if ($Accuracy) {
     $a = $authors.Accuracy
-    function AccuracyRow([string] $figure, [double] $ours, [double] $theirs) { [pscustomobject]@{ Figure = $figure; Prototypes = 100; Ours = $ours; Min = $null; Max = $null; Authors = $theirs; Ratio = $null } }
-    $rows += AccuracyRow "test accuracy before push (warm BatchNorm $WarmBatchNorm)" $result.TestAccuracyBeforePush $a.BeforePush
-    $rows += AccuracyRow 'test accuracy after push' $result.TestAccuracyAfterPush $a.AfterPush
-    $rows += AccuracyRow 'test accuracy after last layer (exact)' $result.TestAccuracyAfterLastLayer $a.AfterLastLayer
-    $rows += AccuracyRow 'test accuracy after 5 Adam passes' $result.TestAccuracyAfterLastLayerAdam5 $a.AfterLastLayer
-    $rows += AccuracyRow 'plain head, 5 epochs' $result.PlainHeadTestAccuracy $a.Plain
+    # Median (min–max) over the seeds; the authors' figure is one run of their code.
+    function AccuracyRow([string] $figure, [double[]] $ours, [double] $theirs) {
+        $spread = Get-Spread $ours
+        [pscustomobject]@{ Figure = $figure; Prototypes = 100; Ours = $spread.Median; Min = $spread.Min; Max = $spread.Max; Authors = $theirs; Ratio = $null }
+    }
+    $seeds = "seeds $($AccuracySeeds -join ', ')"
+    $runs = @($result.AccuracyRuns)
+    $rows += AccuracyRow "test accuracy before push (warm BatchNorm $WarmBatchNorm; $seeds)" ($runs | ForEach-Object BeforePush) $a.BeforePush
+    $rows += AccuracyRow 'test accuracy after push' ($runs | ForEach-Object AfterPush) $a.AfterPush
+    $rows += AccuracyRow 'test accuracy after last layer (exact)' ($runs | ForEach-Object AfterLastLayer) $a.AfterLastLayer
+    $rows += AccuracyRow 'test accuracy after 5 Adam passes' ($runs | ForEach-Object AfterLastLayerAdam5) $a.AfterLastLayer
+    $rows += AccuracyRow 'pushed prototypes: median nearest own-class test patch' ($runs | ForEach-Object { $_.PushedPrototypes.NearestOwnClassPatch }) 0
+    $rows += AccuracyRow 'pushed prototypes: median nearest other-class test patch' ($runs | ForEach-Object { $_.PushedPrototypes.NearestOtherClassPatch }) 0
+    $rows += AccuracyRow 'plain head, 5 epochs' @($result.PlainHeadTestAccuracy) $a.Plain
 }
 if ($pytorchRuns.Count -gt 0) {
     $rows += Row 'PyTorch plain resnet18, train img/s (yardstick)' 0 $pytorchRuns TrainImagesPerSecond $authors[100].PlainTrain -Scale $trainScale

@@ -25,8 +25,7 @@ public class ExplanationTests
     /// <summary>
     /// An untrained smallcnn maps every patch to nearly the same latent (its BatchNorm layers still have unit running
     /// variance, and each random conv shrinks the signal), which would make distances ties. Forward passes in train
-    /// mode set the running statistics, so latents differ by content (the add-on's initialization, the authors',
-    /// already spreads the sigmoid's output; steeper, it would saturate it and make ties again).
+    /// mode set the running statistics, and a steeper add-on output spreads the sigmoid, so latents differ by content.
     /// </summary>
     internal static void Calibrate(ProtoPNetModel model, Tensor images)
     {
@@ -35,6 +34,8 @@ public class ExplanationTests
         using var input = Normalize.Apply(images, model.Normalization);
         for (int i = 0; i < 40; i++) model.Network.forward(input).Dispose();
         model.Network.eval();
+        foreach (var (name, p) in model.Network.AddOn.named_parameters())
+            if (name.EndsWith("weight")) p.mul_(4);
     }
 
     private static TensorDataset RandomImages(int count, int seed, int size = 28)

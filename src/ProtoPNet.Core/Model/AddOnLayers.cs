@@ -7,7 +7,9 @@ namespace ProtoPNet.Model;
 /// <summary>The 1×1 convolutions between backbone and prototypes (docs/algorithm.md, section 1), named as in the authors' code.</summary>
 public static class AddOnLayers
 {
-    public static Sequential Create(AddOnKind kind, int inChannels, int depth)
+    /// <param name="authorsInitialization">The authors' initialization (<see cref="Backbones.Backbone.AuthorsAddOnInitialization"/>);
+    /// false keeps a convolution's default (Kaiming uniform, a = √5, uniform bias).</param>
+    public static Sequential Create(AddOnKind kind, int inChannels, int depth, bool authorsInitialization = true)
     {
         var layers = kind switch
         {
@@ -17,14 +19,14 @@ public static class AddOnLayers
             AddOnKind.Bottleneck => Bottleneck(inChannels, depth),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
-        InitializeAsTheAuthors(layers);
+        if (authorsInitialization) InitializeAsTheAuthors(layers);
         return layers;
     }
 
     /// <summary>
     /// The authors' initialization of the add-on (their <c>_initialize_weights</c>): Kaiming normal with fan-out and ReLU
-    /// gain, bias 0 — weights about 3.5× larger than a convolution's default (Kaiming uniform, a = √5), which decides how
-    /// far the sigmoid's output spreads at the start and, measured, how much accuracy push costs (docs/algorithm.md §1).
+    /// gain, bias 0 — weights 2.5–3.5× larger than a convolution's default (Kaiming uniform, a = √5); measured, it decides
+    /// how much accuracy push costs (docs/algorithm.md §1).
     /// </summary>
     private static void InitializeAsTheAuthors(Sequential layers)
     {

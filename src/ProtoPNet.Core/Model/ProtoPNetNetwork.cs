@@ -37,7 +37,7 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
         : base("ProtoPNet")
     {
         features = backbone;
-        add_on_layers = AddOnLayers.Create(architecture.AddOn, backbone.OutChannels, architecture.PrototypeDepth);
+        add_on_layers = AddOnLayers.Create(architecture.AddOn, backbone.OutChannels, architecture.PrototypeDepth, backbone.AuthorsAddOnInitialization);
         int m = prototypeClass.Length;
         // The authors initialize prototypes uniform in [0, 1): the add-on output is a sigmoid, so they start inside its range.
         prototype_vectors = new Parameter(torch.rand(m, architecture.PrototypeDepth, architecture.PrototypeSize, architecture.PrototypeSize));

@@ -32,6 +32,13 @@ public abstract class Backbone : nn.Module<Tensor, Tensor>
     /// <summary>The input normalization this backbone's pretrained weights expect.</summary>
     public virtual ImageNormalization DefaultNormalization => ImageNormalization.ImageNet;
 
+    /// <summary>
+    /// Whether the add-on after this backbone starts from the authors' initialization (Kaiming normal, fan-out) instead of a
+    /// convolution's default: true for the authors' backbone families, where it was measured to matter at push
+    /// (docs/algorithm.md §1).
+    /// </summary>
+    public virtual bool AuthorsAddOnInitialization => true;
+
     /// <summary>Output side of a conv/pool with the given kernel, stride and padding (floor mode).</summary>
     protected static int ConvOut(int size, int kernel, int stride, int padding) => (size + 2 * padding - kernel) / stride + 1;
 }

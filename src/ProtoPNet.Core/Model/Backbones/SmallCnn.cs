@@ -33,5 +33,9 @@ public sealed class SmallCnn : Backbone
     // conv3 (3) → conv3 (5) → pool (6, jump 2) → conv3 (10) → conv3 (14) → pool (16, jump 4); centre of cell 0 at pixel 1.5.
     public override ReceptiveField ReceptiveField => new(16, 4, 1.5);
 
+    // Not the authors' backbone: its add-on keeps a convolution's default initialization, with which its training recipe,
+    // the demo and the planted-part figures were made; the authors' made push cost far more there (docs/algorithm.md §1).
+    public override bool AuthorsAddOnInitialization => false;
+
     public override Tensor forward(Tensor input) => features.forward(input);
 }
