@@ -27,6 +27,9 @@
     Run it alone: two torch processes on 2 cores slow each other down many times over.
 .EXAMPLE
     dotnet pwsh -File scripts/bench-training.ps1 -Accuracy
+.EXAMPLE
+    dotnet pwsh -Command './scripts/bench-training.ps1 -Accuracy -AccuracySeeds 1,2,3 -LargePrototypesPerClass 0'
+    Three seeds of the accuracy schedule (-File would pass "1,2,3" as one string, read as the number 123).
 #>
 [CmdletBinding()]
 param(
@@ -220,7 +223,7 @@ if ($Accuracy) {
     # The authors' reference schedule with the authors' rates (a random backbone would otherwise get the from-scratch recipe's).
     $result.WarmBatchNorm = $WarmBatchNorm
     $result.Precision = $Precision
-    $result.AccuracyRuns = foreach ($seed in $AccuracySeeds) {
+    $result.AccuracyRuns = @(foreach ($seed in $AccuracySeeds) {
         Write-Host "Accuracy schedule, seed $seed (load $(Get-LoadAverage -All))"
         $run = [ordered]@{ Seed = $seed }
         $m = New-ProtoPNet -Backbone resnet18 -ClassName $classes -PrototypesPerClass $PrototypesPerClass -ImageSize $ImageSize -Seed $seed
@@ -241,7 +244,7 @@ if ($Accuracy) {
         $run.AfterLastLayer = ($m | Test-ProtoPNet -Dataset $test).Accuracy
         $m.Dispose()
         $run
-    }
+    })
     $baseline = [ProtoPNet.Benchmarks.PlainClassifier]::Train('resnet18', $ImageSize, $train, $null,
         [ProtoPNet.Benchmarks.PlainClassifierOptions]@{ Epochs = 5; BatchSize = 64; LearningRate = 1e-4; HeadLearningRate = 3e-3 }, $null, $none)
     $result.PlainHeadTestAccuracy = $baseline.Accuracy($test, 100)
@@ -288,7 +291,7 @@ $result.JointStepOverPlainStep = [math]::Round($plainMedian / (Get-FigureSpread 
 if ($Accuracy) {
     $a = $authors.Accuracy
     # Median (min–max) over the seeds; the authors' figure is one run of their code.
-    function AccuracyRow([string] $figure, [double[]] $ours, [double] $theirs) {
+    function AccuracyRow([string] $figure, [double[]] $ours, $theirs) {
         $spread = Get-Spread $ours
         [pscustomobject]@{ Figure = $figure; Prototypes = 100; Ours = $spread.Median; Min = $spread.Min; Max = $spread.Max; Authors = $theirs; Ratio = $null }
     }
@@ -298,8 +301,8 @@ if ($Accuracy) {
     $rows += AccuracyRow 'test accuracy after push' ($runs | ForEach-Object AfterPush) $a.AfterPush
     $rows += AccuracyRow 'test accuracy after last layer (exact)' ($runs | ForEach-Object AfterLastLayer) $a.AfterLastLayer
     $rows += AccuracyRow 'test accuracy after 5 Adam passes' ($runs | ForEach-Object AfterLastLayerAdam5) $a.AfterLastLayer
-    $rows += AccuracyRow 'pushed prototypes: median nearest own-class test patch' ($runs | ForEach-Object { $_.PushedPrototypes.NearestOwnClassPatch }) 0
-    $rows += AccuracyRow 'pushed prototypes: median nearest other-class test patch' ($runs | ForEach-Object { $_.PushedPrototypes.NearestOtherClassPatch }) 0
+    $rows += AccuracyRow 'pushed prototypes: median nearest own-class test patch' ($runs | ForEach-Object { $_.PushedPrototypes.NearestOwnClassPatch }) $null
+    $rows += AccuracyRow 'pushed prototypes: median nearest other-class test patch' ($runs | ForEach-Object { $_.PushedPrototypes.NearestOtherClassPatch }) $null
     $rows += AccuracyRow 'plain head, 5 epochs' @($result.PlainHeadTestAccuracy) $a.Plain
 }
 if ($pytorchRuns.Count -gt 0) {
