@@ -188,41 +188,25 @@ if ($pytorchRuns.Count -gt 0) {
     $result.PyTorchTrainScale = [math]::Round($trainScale, 3); $result.PyTorchInferenceScale = [math]::Round($inferenceScale, 3)
 }
 
-# After push every prototype is one training patch. How near is the nearest test patch of another class, against the
-# nearest of its own class (squared L2, over the first 2,000 test images)? When both are alike, the pushed prototype
-# scores other classes' images as high as its own class's, and push costs accuracy (docs/algorithm.md §1).
-function Measure-PushedNeighbours($model, $dataset, [int] $count = 2000) {
-    $scope = $torch::NewDisposeScope(); $noGrad = $torch::no_grad()
-    try {
-        $reader = [ProtoPNet.Data.BatchReader]::new($dataset, $model.ImageSize, $model.Normalization)
-        $latents = [Collections.Generic.List[TorchSharp.torch+Tensor]]::new(); $labels = [Collections.Generic.List[long]]::new()
-        $model.Network.eval()
-        foreach ($batch in $reader.Read([int[]](0..($count - 1)), 100, $null, $none)) {
-            $latents.Add($model.Network.Latent($batch.Images)); $labels.AddRange([long[]]$batch.Labels.data[long]().ToArray())
-        }
-        $z = $torch::cat($latents.ToArray(), 0)
-        $depth = $z.shape[1]; $cells = $z.shape[2] * $z.shape[3]
-        $patches = $z.permute([long[]]@(0, 2, 3, 1)).reshape([long[]]@(-1, $depth))
-        $patchClass = $torch::tensor($labels.ToArray()).repeat_interleave([long]$cells)
-        $prototypes = $model.Network.Prototypes.reshape([long[]]@($model.PrototypeCount, -1))
-        $distances = $torch::cdist($prototypes, $patches).square()
-        $own = $torch::tensor([long[]]$model.PrototypeClass).view([long[]]@(-1, 1)).eq($patchClass.view([long[]]@(1, -1)))
-        $far = [TorchSharp.Scalar][float]::MaxValue
-        $nearestOwn = $distances.masked_fill($own.logical_not(), $far).min(1, $false).Item1
-        $nearestOther = $distances.masked_fill($own, $far).min(1, $false).Item1
-        [ordered]@{
-            NearestOwnClassPatch = [math]::Round($nearestOwn.median().item[float](), 4)
-            NearestOtherClassPatch = [math]::Round($nearestOther.median().item[float](), 4)
-            MeanAbsLatentFromHalf = [math]::Round($patches.sub([TorchSharp.Scalar]0.5).abs().mean().item[float](), 4)
-        }
+# After push every prototype is one training patch. How near is its nearest test patch of another class, against the
+# nearest of its own class (squared L2; Find-NearestPatch ranks every one of the first 1,000 test images)? When both are
+# alike, the pushed prototype scores other classes' images as high as its own class's, and push costs accuracy
+# (docs/algorithm.md §1).
+function Measure-PushedNeighbours($model, $images) {
+    $own = [Collections.Generic.List[double]]::new(); $other = [Collections.Generic.List[double]]::new()
+    foreach ($group in $model | Find-NearestPatch -Dataset $images -K $images.Count -NoBox | Group-Object PrototypeIndex) {
+        # Nearest first: the first row of each kind is that kind's nearest patch.
+        $own.Add(($group.Group | Where-Object { $_.ImageClass -eq $_.PrototypeClass } | Select-Object -First 1).Distance)
+        $other.Add(($group.Group | Where-Object { $_.ImageClass -ne $_.PrototypeClass } | Select-Object -First 1).Distance)
     }
-    finally { $noGrad.Dispose(); $scope.Dispose() }
+    [ordered]@{ NearestOwnClassPatch = (Get-Spread $own).Median; NearestOtherClassPatch = (Get-Spread $other).Median }
 }
 
 if ($Accuracy) {
     # The authors' reference schedule with the authors' rates (a random backbone would otherwise get the from-scratch recipe's).
     $result.WarmBatchNorm = $WarmBatchNorm
     $result.Precision = $Precision
+    $neighbourImages = New-FashionDataset 'fashion-test-neighbours' 't10k' ([int[]]@(0..([math]::Min(1000, $TestCount) - 1)))
     $result.AccuracyRuns = @(foreach ($seed in $AccuracySeeds) {
         Write-Host "Accuracy schedule, seed $seed (load $(Get-LoadAverage -All))"
         $run = [ordered]@{ Seed = $seed }
@@ -231,7 +215,7 @@ if ($Accuracy) {
         $run.BeforePush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
         $null = $m | Invoke-PrototypePush -Dataset $train -BatchSize 75
         $run.AfterPush = ($m | Test-ProtoPNet -Dataset $test).Accuracy
-        $run.PushedPrototypes = Measure-PushedNeighbours $m $test ([math]::Min(2000, $test.Count))
+        $run.PushedPrototypes = Measure-PushedNeighbours $m $neighbourImages
         # The authors' last layer (5 Adam passes) on a copy of the pushed model, then ours (the exact solve).
         $pushed = Join-Path ([IO.Path]::GetTempPath()) ("ptpn-bench-" + [guid]::NewGuid().ToString('N') + '.ptpn')
         $m | Export-ProtoPNet -LiteralPath $pushed
