@@ -4,20 +4,29 @@
 .DESCRIPTION
     On a planted-part data set (scripts/New-PlantedPartSet.ps1: 8 classes decided by one 14-px key glyph at a random
     place in a 64-px image, two distractor glyphs, 200 training and 50 test images per class; generated when missing),
-    each repeat builds a smallcnn ProtoPNet from random weights (seed = repeat number) and runs the four stages with
+    each repeat builds a ProtoPNet (smallcnn unless -Backbone says otherwise) from random weights (seed = repeat number) and runs the four stages with
     their defaults: Start-ProtoPNetTraining, Invoke-PrototypePush, Optimize-LastLayer. It measures test accuracy after
     each stage, the training time, the pointing game of the top evidence box and the share of pushed prototypes on the
     key glyph (Measure-ProtoPNetInterpretability, both box methods, with chance), that contributions add up to the
     logit, and that pushed prototypes reproduce their source patch. Prints the median, min and max over the repeats
     and the load average before and after. Run it alone on the machine; build first: dotnet pwsh ./build.ps1
+
+    -AddOnInitialization redraws the add-on after the model is built: Authors (Kaiming normal, fan-out, bias 0) or
+    ConvolutionDefault (Kaiming uniform, a = √5); Backbone (default) keeps what the product chooses for that backbone
+    (the authors' after resnet18, the default after smallcnn). Crossing the two separates the backbone's effect on push
+    from the initialization's.
 .EXAMPLE
     dotnet pwsh -File scripts/bench-planted.ps1 -Repeats 3
+.EXAMPLE
+    dotnet pwsh -File scripts/bench-planted.ps1 -Repeats 2 -Backbone resnet18 -AddOnInitialization ConvolutionDefault
 #>
 [CmdletBinding()]
 param(
     [string] $Path = (Join-Path $PSScriptRoot '../out/planted64'),
     [ValidateRange(1, 20)] [int] $Repeats = 3,
-    [ValidateRange(1, 1024)] [int] $Threads = 2
+    [ValidateRange(1, 1024)] [int] $Threads = 2,
+    [ValidateSet('smallcnn', 'resnet18')] [string] $Backbone = 'smallcnn',
+    [ValidateSet('Backbone', 'Authors', 'ConvolutionDefault')] [string] $AddOnInitialization = 'Backbone'
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'Import-Experiments.ps1')
@@ -33,7 +42,10 @@ $loadStart = Get-LoadAverage -All
 
 $runs = foreach ($repeat in 1..$Repeats) {
     $clock = [Diagnostics.Stopwatch]::StartNew()
-    $model = New-ProtoPNet -Backbone smallcnn -ClassName $train.ClassNames -ImageSize 64 -Seed $repeat -Name "planted-$repeat"
+    $model = New-ProtoPNet -Backbone $Backbone -ClassName $train.ClassNames -ImageSize 64 -Seed $repeat -Name "planted-$repeat"
+    if ($AddOnInitialization -ne 'Backbone') {
+        [ProtoPNet.Benchmarks.AddOnInitialization]::Apply($model, $AddOnInitialization -eq 'Authors', $repeat)
+    }
     $warnings = @()
     $model | Start-ProtoPNetTraining -Dataset $train -Seed $repeat -Threads $Threads -WarningVariable +warnings | Out-Null
     $trainSeconds = $clock.Elapsed.TotalSeconds
@@ -93,5 +105,6 @@ $table = foreach ($name in $runs[0].PSObject.Properties.Name | Where-Object { $_
     [pscustomobject]@{ Figure = $name; Median = $spread.Median; Min = $spread.Min; Max = $spread.Max }
 }
 $table | Format-Table Figure, @{ n = 'Median'; e = { '{0:G4}' -f $_.Median } }, @{ n = 'Min'; e = { '{0:G4}' -f $_.Min } }, @{ n = 'Max'; e = { '{0:G4}' -f $_.Max } } | Out-Host
+Write-Host ("{0}, add-on initialization: {1}" -f $Backbone, $AddOnInitialization)
 Write-Host ("{0} repeats, {1} threads; load average {2} at start, {3} at end" -f $Repeats, $Threads, $loadStart, $loadEnd)
-[pscustomobject]@{ Repeats = $runs; LoadStart = "$loadStart"; LoadEnd = "$loadEnd" } | ConvertTo-Json -Depth 4 -Compress
+[pscustomobject]@{ Backbone = $Backbone; AddOnInitialization = $AddOnInitialization; Repeats = $runs; LoadStart = "$loadStart"; LoadEnd = "$loadEnd" } | ConvertTo-Json -Depth 4 -Compress

@@ -244,6 +244,28 @@ public class BackboneTests
         Assert.Equal(authors, first.bias!.eq(0).all().item<bool>());
     }
 
+    [Theory]
+    [InlineData("smallcnn", true)]
+    [InlineData("resnet18", false)]
+    public void AddOnCanBeRedrawnWithTheOtherInitialization(string backbone, bool authors)
+    {
+        // What the planted-part benchmark uses to cross backbone and initialization: the redraw must give the asked
+        // distribution, not the backbone's own, and replace every convolution of the add-on.
+        var architecture = new ProtoPNetArchitecture { Backbone = backbone, ImageSize = 64 };
+        using var model = ProtoPNetModel.Create(architecture, ["a", "b"], prototypesPerClass: 1, seed: 2);
+        Assert.NotEqual(authors, model.Network.Backbone.AuthorsAddOnInitialization);
+        torch.manual_seed(5);
+        AddOnLayers.Initialize(model.Network.AddOn, authors);
+        foreach (var conv in model.Network.AddOn.children().OfType<Conv2d>())
+        {
+            long inChannels = conv.weight!.shape[1], outChannels = conv.weight.shape[0];
+            double expected = authors ? Math.Sqrt(2.0 / outChannels) : 1 / Math.Sqrt(3.0 * inChannels);
+            Assert.InRange(conv.weight.std().item<float>(), 0.95 * expected, 1.05 * expected);
+            Assert.Equal(authors, conv.bias!.eq(0).all().item<bool>());
+            Assert.True(conv.bias.abs().max().item<float>() <= 1 / Math.Sqrt(inChannels) + 1e-6);
+        }
+    }
+
     [Fact]
     public void Vgg19RegularModelHasTheAuthorsParameterCount()
     {

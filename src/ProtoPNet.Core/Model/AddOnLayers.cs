@@ -19,22 +19,32 @@ public static class AddOnLayers
             AddOnKind.Bottleneck => Bottleneck(inChannels, depth),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
-        if (authorsInitialization) InitializeAsTheAuthors(layers);
+        if (authorsInitialization) Initialize(layers, authors: true);
         return layers;
     }
 
     /// <summary>
-    /// The authors' initialization of the add-on (their <c>_initialize_weights</c>): Kaiming normal with fan-out and ReLU
-    /// gain, bias 0 — weights 2.5–3.5× larger than a convolution's default (Kaiming uniform, a = √5); measured, it decides
-    /// how much accuracy push costs (docs/algorithm.md §1).
+    /// Draws the add-on's weights again. <paramref name="authors"/>: the authors' initialization (their
+    /// <c>_initialize_weights</c>): Kaiming normal with fan-out and ReLU gain, bias 0 — weights 2.5–3.5× larger than a
+    /// convolution's default; measured, it decides how much accuracy push costs (docs/algorithm.md §1). Otherwise a
+    /// convolution's default, as TorchSharp's Conv2d draws it: Kaiming uniform with a = √5, bias uniform in ±1/√fan-in.
+    /// Internal: the planted-part benchmark crosses backbone and initialization with it.
     /// </summary>
-    private static void InitializeAsTheAuthors(Sequential layers)
+    internal static void Initialize(Sequential layers, bool authors)
     {
         using var _ = no_grad();
         foreach (var conv in layers.children().OfType<Conv2d>())
         {
-            init.kaiming_normal_(conv.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
-            init.zeros_(conv.bias!);
+            if (authors)
+            {
+                init.kaiming_normal_(conv.weight!, mode: init.FanInOut.FanOut, nonlinearity: init.NonlinearityType.ReLU);
+                init.zeros_(conv.bias!);
+                continue;
+            }
+            init.kaiming_uniform_(conv.weight!, Math.Sqrt(5));
+            var (fanIn, _) = init.CalculateFanInAndFanOut(conv.weight!);
+            double bound = 1 / Math.Sqrt(fanIn);
+            init.uniform_(conv.bias!, -bound, bound);
         }
     }
 
