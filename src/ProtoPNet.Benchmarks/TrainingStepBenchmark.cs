@@ -71,7 +71,7 @@ public static class TrainingStepBenchmark
     }
 
     // The trainer's optimizer for both steps, so that the ratio compares the heads and not two Adam implementations.
-    private static FusedAdam Optimizer(IEnumerable<Parameter> parameters) =>
+    internal static FusedAdam Optimizer(IEnumerable<Parameter> parameters) =>
         new([new Adam.ParamGroup(parameters, new Adam.Options { LearningRate = 1e-4 })], 1e-4);
 
     private static double Time(Action step)

@@ -27,8 +27,7 @@ public static class TrainingStepBreakdown
         using var model = ProtoPNetModel.Create(new ProtoPNetArchitecture { Backbone = backbone, ImageSize = imageSize }, classes, prototypesPerClass, seed: 1);
         var network = model.Network;
         network.train();
-        using var optimizer = new FusedAdam([new TorchSharp.Modules.Adam.ParamGroup(network.parameters(),
-            new TorchSharp.Modules.Adam.Options { LearningRate = 1e-4 })], 1e-4);
+        using var optimizer = TrainingStepBenchmark.Optimizer(network.parameters());
         using var images = torch.rand(batchSize, 3, imageSize, imageSize, generator: new Generator(1));
         using var labels = torch.randint(0, classCount, [batchSize], generator: new Generator(2));
 
