@@ -42,6 +42,7 @@ public class NearestPatchDistanceTests
     [Theory]
     [InlineData(4, 20)]
     [InlineData(3, 300)]
+    [InlineData(13, 2000)]   // the CUB count of prototypes, an odd number of images
     public void ValuesEqualTheMinPoolOfTheDistanceMaps(int images, int prototypes)
     {
         var (z, p) = Inputs(images, 32, 7, prototypes, seed: 3);
@@ -56,10 +57,12 @@ public class NearestPatchDistanceTests
         AssertClose(expected, trained, 1e-6);
     }
 
-    [Fact]
-    public void GradientEqualsTheDefinitionsGradient()
+    [Theory]
+    [InlineData(4, 12)]
+    [InlineData(5, 6000)]   // a product too large for one cache: each image's nearest index must stay its own
+    public void GradientEqualsTheDefinitionsGradient(int images, int prototypes)
     {
-        var (z, p) = Inputs(images: 4, depth: 16, size: 5, prototypes: 12, seed: 5);
+        var (z, p) = Inputs(images, depth: 16, size: 5, prototypes, seed: 5);
         // One prototype sits exactly on a patch: distance 0 (or its rounding, clamped at 0), gradient 0 in both.
         p[3] = z[1, TensorIndex.Colon, 2, 4].view(16, 1, 1);
         using (no_grad())
@@ -68,11 +71,25 @@ public class NearestPatchDistanceTests
             var maps = PrototypeDistances.Compute(z, p).flatten(2);
             Assert.Equal(0, maps.eq(maps.amin(new long[] { 2 }, keepdim: true)).sum(2).gt(1).sum().item<long>());
         }
-        var weight = torch.rand(4, 12, generator: new Generator(9));
+        var weight = torch.rand(images, prototypes, generator: new Generator(9));
         var expected = Gradients(Definition, z, p, weight);
         var actual = Gradients(PrototypeDistances.Nearest, z, p, weight);
         AssertClose(expected.Z, actual.Z, 1e-5);
         AssertClose(expected.P, actual.P, 1e-5);
+    }
+
+    [Fact]
+    public void NaNPatchMakesItsImagesDistancesNaNAsTheMinPoolDoes()
+    {
+        // A diverged latent must not hide behind the other patches' finite distances (the trainer stops on a NaN loss).
+        var (z, p) = Inputs(images: 3, depth: 32, size: 7, prototypes: 20, seed: 8);
+        z[1, 5, 3, 2] = float.NaN;   // image 1, one channel of a middle patch
+        z[2, 0, 6, 6] = float.NaN;   // image 2, its last patch
+        using var zg = z.clone().requires_grad_(true);
+        using var distances = PrototypeDistances.Nearest(zg, p).detach();
+        Assert.True(distances[0].isnan().logical_not().all().item<bool>());
+        Assert.True(distances[1].isnan().all().item<bool>());
+        Assert.True(distances[2].isnan().all().item<bool>());
     }
 
     [Fact]
