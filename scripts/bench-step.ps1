@@ -7,7 +7,8 @@
     what the ProtoPNet adds in percent (the issue's bound: ≤ 15 %, and a step within 1.1× of the plain one).
     With -Breakdown it also builds each configuration's step up piece by piece (backbone alone, + the NCHW copy of
     its output, + add-on, + nearest-patch distances, + similarity/last layer/cross-entropy, + cluster/separation/L1,
-    + zero_grad and FusedAdam) and prints the median milliseconds of each prefix and what each piece adds.
+    + zero_grad and FusedAdam) and prints the median milliseconds of each prefix and what each piece adds; last, the
+    whole step timed back to back, as the trainer runs it.
     Run it alone on the machine. Build the module first: dotnet pwsh ./build.ps1
 .EXAMPLE
     dotnet pwsh -File scripts/bench-step.ps1
