@@ -84,6 +84,7 @@ public sealed class Explainer
     public IReadOnlyList<ImageExplanation> Explain(IReadOnlyList<ExplanationSource> batch, CancellationToken cancel = default)
     {
         int n = batch.Count;
+        using var inference = InferenceScope.Begin(classifier);
         int firstIndex = nextImageIndex;
         nextImageIndex += n;
         var images = new LoadedImage?[n];

@@ -48,6 +48,7 @@ public static class NearestPatches
             if (j < 0 || j >= model.PrototypeCount)
                 throw new ProtoPNetException("PrototypeNotFound", ErrorKind.ObjectNotFound,
                     $"Prototype {j} does not exist; the model has {model.PrototypeCount} (0..{model.PrototypeCount - 1}).", j);
+        using var inference = InferenceScope.Begin(model);
         var best = selected.Select(_ => new List<Candidate>(k + 1)).ToArray();
         var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
         var order = Enumerable.Range(0, dataset.Count).ToArray();

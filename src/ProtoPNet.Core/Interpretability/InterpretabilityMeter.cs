@@ -58,6 +58,7 @@ public static class InterpretabilityMeter
         ClassNameCheck.RequireSameClasses(classifier, dataset);
         if (options.Steps < 2) throw new ProtoPNetException("InvalidSteps", ErrorKind.InvalidArgument, "Steps must be at least 2.", options.Steps);
         if (options.BatchSize < 1) throw new ProtoPNetException("InvalidBatchSize", ErrorKind.InvalidArgument, "BatchSize must be at least 1.", options.BatchSize);
+        using var inference = InferenceScope.Begin(classifier);
         var parts = options.Parts ?? PartAnnotations.FromDataset(dataset);
         var metrics = (options.Metrics is { Count: > 0 } m ? m : DefaultMetrics(parts)).Distinct().Order().ToArray();
         var needParts = metrics.Where(k => k is InterpretabilityMetricKind.PointingGame or InterpretabilityMetricKind.Consistency or InterpretabilityMetricKind.Stability).ToArray();

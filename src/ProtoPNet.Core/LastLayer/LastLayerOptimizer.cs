@@ -169,6 +169,7 @@ public static class LastLayerOptimizer
         var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
         var parts = new List<Tensor>();
         var labelParts = new List<Tensor>();
+        using var inference = InferenceScope.Begin(model);
         try
         {
             int done = 0;

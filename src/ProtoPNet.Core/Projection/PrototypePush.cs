@@ -31,6 +31,7 @@ public static partial class PrototypePush
             try
             {
                 using var _ = torch.no_grad();
+                using var inference = InferenceScope.Begin(model);
                 var clock = Stopwatch.StartNew();
                 long[]? before = options.ComparisonDataset is null ? null
                     : ModelEvaluator.Predict(model, options.ComparisonDataset, 100, cancel).Predicted;

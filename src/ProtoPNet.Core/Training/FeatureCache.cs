@@ -44,6 +44,7 @@ internal sealed class FeatureCache : IDisposable
         try
         {
             using var _ = torch.no_grad();
+            using var inference = InferenceScope.Begin(network);
             foreach (var batch in reader.Read(order, options.EvaluationBatchSize, device, cancel))
             {
                 using (batch)

@@ -33,6 +33,7 @@ public static class ModelEvaluator
         int count = 0, top5 = 0, done = 0;
         var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var inference = InferenceScope.Begin(model);
         // Logits() runs each member in eval mode without gradients under its lock, and restores its mode.
         foreach (var batch in reader.Read(order, batchSize, model.Members[0].Device, cancel))
         {
@@ -98,6 +99,7 @@ public static class ModelEvaluator
         var predicted = Enumerable.Repeat(-1L, dataset.Count).ToArray();
         var labels = Enumerable.Range(0, dataset.Count).Select(i => (long)dataset.LabelOf(i)).ToArray();
         var reader = new BatchReader(dataset, model.ImageSize, model.Normalization);
+        using var inference = InferenceScope.Begin(model);
         foreach (var batch in reader.Read(Enumerable.Range(0, dataset.Count).ToArray(), batchSize, model.Device, cancel))
         {
             using (batch)

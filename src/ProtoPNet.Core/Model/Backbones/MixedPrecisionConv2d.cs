@@ -9,8 +9,9 @@ namespace ProtoPNet.Model.Backbones;
 /// layout: given float32 NCHW input it is exactly TorchSharp's <c>Conv2d</c>; given bfloat16 input it casts its float32
 /// weights to bfloat16 inside the autograd graph, so gradients arrive at the float32 weights (what PyTorch's autocast
 /// does, which TorchSharp lacks); given channels-last input (what the backbones get) it copies its NCHW weight to NHWC
-/// strides inside the graph, and runs a 1×1 convolution as a GEMM. See docs/architecture.md, "Mixed precision" and
-/// "Channels-last".
+/// strides inside the graph, and runs a 1×1 convolution as a GEMM. Inside an <see cref="InferenceScope"/> it keeps the
+/// weights it prepares for inference, with a following BatchNorm folded in. See docs/architecture.md, "Mixed precision",
+/// "Channels-last" and "Inference weights".
 /// </summary>
 public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
 {
@@ -19,6 +20,9 @@ public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
     private Parameter? bias;
     private readonly long[] stride;
     private readonly long[] padding;
+    // Only inside inference scopes (null outside): weights prepared for one input dtype and layout, made once per scope.
+    private Dictionary<(ScalarType DType, bool ChannelsLast), InferenceWeights>? inferenceWeights;
+    private int scopes;
 
     private MixedPrecisionConv2d(long inChannels, long outChannels, long kernel, long stride, long padding, bool bias) : base("Conv2d")
     {
@@ -39,19 +43,108 @@ public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
+        if (inferenceWeights is not null)
+        {
+            if (!training && !is_grad_enabled()) return Infer(input, null);
+            ForgetInferenceWeights();
+        }
         bool channelsLast = ChannelsLast.Has(input);
         if (input.dtype == weight.dtype && !channelsLast)
             return nn.functional.conv2d(input, weight, bias, stride, padding);
         using var scope = NewDisposeScope();
-        var w = input.dtype == weight.dtype ? weight : weight.to(input.dtype);
         var b = bias is null || input.dtype == bias.dtype ? bias : bias.to(input.dtype);
-        bool pointwise = weight.shape[2] == 1 && weight.shape[3] == 1 && padding[0] == 0 && padding[1] == 0;
-        Tensor output;
-        if (!channelsLast) output = nn.functional.conv2d(input, w, b, stride, padding);
-        else if (pointwise) output = PointwiseAsMatmul(input, w, b);
-        else output = nn.functional.conv2d(input, ChannelsLast.Strides(w), b, stride, padding);
-        return output.MoveToOuterDisposeScope();
+        return Convolve(input, Prepare(weight, input), b).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// This convolution followed by <paramref name="batchNorm"/>. Inside an <see cref="InferenceScope"/> (both
+    /// modules in eval mode, autograd off) it is one convolution whose weights and bias have the BatchNorm's affine map
+    /// folded in, kept for the scope in the layout and dtype the input needs: no BatchNorm pass over the activations
+    /// and no per-call weight copy. Otherwise the two modules run as they are (docs/architecture.md, "Inference weights").
+    /// </summary>
+    public Tensor ForwardWithBatchNorm(Tensor input, ScalarSafeBatchNorm2d batchNorm)
+    {
+        if (inferenceWeights is not null)
+        {
+            if (!training && !batchNorm.training && !is_grad_enabled()) return Infer(input, batchNorm);
+            ForgetInferenceWeights();   // a training pass inside a scope may change the weights (an optimizer step follows)
+        }
+        return batchNorm.forward(forward(input));
+    }
+
+    /// <summary>Starts (or, nested, joins) an inference scope: weights prepared for inference are kept until it ends.</summary>
+    internal void BeginInferenceScope()
+    {
+        if (scopes++ == 0) inferenceWeights = [];
+    }
+
+    /// <summary>Ends one scope; the last one to end frees the kept weights.</summary>
+    internal void EndInferenceScope()
+    {
+        if (scopes == 0 || --scopes > 0) return;
+        ForgetInferenceWeights();
+        inferenceWeights = null;
+    }
+
+    private void ForgetInferenceWeights()
+    {
+        foreach (var kept in inferenceWeights!.Values) kept.Dispose();
+        inferenceWeights.Clear();
+    }
+
+    /// <summary>How many prepared weights this convolution keeps now (one per input dtype and layout seen in the scope).</summary>
+    internal int KeptInferenceWeights => inferenceWeights?.Count ?? 0;
+
+    /// <summary>
+    /// Convolution weights ready for one input dtype and layout, with the BatchNorm they fold in (if any), and the handles
+    /// of the tensors they were made from: a parameter replaced since (by <c>to()</c>, a load) makes them stale.
+    /// </summary>
+    private sealed record InferenceWeights(Tensor Weight, Tensor? Bias, ScalarSafeBatchNorm2d? FoldedWith, IntPtr[] Sources) : IDisposable
+    {
+        public void Dispose()
+        {
+            Weight.Dispose();
+            Bias?.Dispose();
+        }
+    }
+
+    private IntPtr[] SourcesOf(ScalarSafeBatchNorm2d? batchNorm) => batchNorm is null
+        ? [weight.Handle, bias?.Handle ?? IntPtr.Zero]
+        : [weight.Handle, bias?.Handle ?? IntPtr.Zero, batchNorm.Weight.Handle, batchNorm.Bias.Handle, batchNorm.RunningMean.Handle, batchNorm.RunningVar.Handle];
+
+    private Tensor Infer(Tensor input, ScalarSafeBatchNorm2d? batchNorm)
+    {
+        var key = (input.dtype, ChannelsLast.Has(input));
+        var sources = SourcesOf(batchNorm);
+        if (!inferenceWeights!.TryGetValue(key, out var kept) || !ReferenceEquals(kept.FoldedWith, batchNorm) || !kept.Sources.SequenceEqual(sources))
+        {
+            kept?.Dispose();
+            using (var scope = NewDisposeScope())
+            {
+                var (w, b) = batchNorm is null ? (weight, bias) : batchNorm.Fold(weight, bias);
+                var preparedBias = b is null ? null : Owned(b.to(input.dtype), b);
+                kept = new InferenceWeights(Owned(Prepare(w, input), w).DetachFromDisposeScope(), preparedBias?.DetachFromDisposeScope(), batchNorm, sources);
+            }
+            inferenceWeights[key] = kept;
+        }
+        using var outer = NewDisposeScope();
+        return Convolve(input, kept.Weight, kept.Bias).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The weight in the input's dtype and, for a k×k convolution of channels-last input, in NHWC strides.</summary>
+    private Tensor Prepare(Tensor w, Tensor input)
+    {
+        var typed = input.dtype == w.dtype ? w : w.to(input.dtype);
+        return ChannelsLast.Has(input) && !IsPointwise ? ChannelsLast.Strides(typed) : typed;
+    }
+
+    // A kept tensor is disposed when its scope ends: never the parameter object itself, at most an alias of its storage.
+    private static Tensor Owned(Tensor prepared, Tensor source) => ReferenceEquals(prepared, source) || prepared is Parameter ? prepared.detach() : prepared;
+
+    private bool IsPointwise => weight.shape[2] == 1 && weight.shape[3] == 1 && padding[0] == 0 && padding[1] == 0;
+
+    private Tensor Convolve(Tensor input, Tensor w, Tensor? b) =>
+        ChannelsLast.Has(input) && IsPointwise ? PointwiseAsMatmul(input, w, b) : nn.functional.conv2d(input, w, b, stride, padding);
 
     /// <summary>
     /// A 1×1 convolution of channels-last input as one GEMM over its pixels, output in channels-last strides. oneDNN's own

@@ -99,7 +99,7 @@ public sealed class ResNet : Backbone
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = maxpool.forward(relu.forward(bn1.forward(conv1.forward(input))));
+        var x = maxpool.forward(relu.forward(conv1.ForwardWithBatchNorm(input, bn1)));
         x = layer4.forward(layer3.forward(layer2.forward(layer1.forward(x))));
         return x.MoveToOuterDisposeScope();
     }
@@ -129,9 +129,9 @@ internal sealed class ResNetBasicBlock : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = relu.forward(bn1.forward(conv1.forward(input)));
-        x = bn2.forward(conv2.forward(x));
-        var identity = downsample is null ? input : downsample.forward(input);
+        var x = relu.forward(conv1.ForwardWithBatchNorm(input, bn1));
+        x = conv2.ForwardWithBatchNorm(x, bn2);
+        var identity = downsample is null ? input : ConvBatchNormSequence.Forward(downsample, input);
         return relu.forward(x.AddInPlace(identity)).MoveToOuterDisposeScope();
     }
 }
@@ -166,10 +166,10 @@ internal sealed class ResNetBottleneck : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = relu.forward(bn1.forward(conv1.forward(input)));
-        x = relu.forward(bn2.forward(conv2.forward(x)));
-        x = bn3.forward(conv3.forward(x));
-        var identity = downsample is null ? input : downsample.forward(input);
+        var x = relu.forward(conv1.ForwardWithBatchNorm(input, bn1));
+        x = relu.forward(conv2.ForwardWithBatchNorm(x, bn2));
+        x = conv3.ForwardWithBatchNorm(x, bn3);
+        var identity = downsample is null ? input : ConvBatchNormSequence.Forward(downsample, input);
         return relu.forward(x.AddInPlace(identity)).MoveToOuterDisposeScope();
     }
 }

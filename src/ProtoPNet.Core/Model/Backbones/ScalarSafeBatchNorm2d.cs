@@ -49,4 +49,20 @@ public sealed class ScalarSafeBatchNorm2d : nn.Module<Tensor, Tensor>
         }
         return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, Momentum, Epsilon);
     }
+
+    /// <summary>
+    /// The weights and bias of a convolution that computes this BatchNorm (in eval mode) applied to
+    /// <paramref name="convolutionWeight"/>'s output: scale = γ / √(σ² + ε) per channel, W' = W·scale,
+    /// b' = (b − μ)·scale + β. Computed in float64, returned in the weight's dtype.
+    /// </summary>
+    public (Tensor Weight, Tensor Bias) Fold(Tensor convolutionWeight, Tensor? convolutionBias)
+    {
+        using var scope = NewDisposeScope();
+        var scale = running_var.to(ScalarType.Float64).AddInPlace(Epsilon).rsqrt_().mul_(weight.to(ScalarType.Float64));
+        var shift = running_mean.to(ScalarType.Float64).neg_();
+        if (convolutionBias is not null) shift.AddInPlace(convolutionBias.to(ScalarType.Float64));
+        var foldedBias = shift.mul_(scale).AddInPlace(bias).to(convolutionWeight.dtype);
+        var foldedWeight = convolutionWeight.mul(scale.view(-1, 1, 1, 1).to(convolutionWeight.dtype));
+        return (foldedWeight.MoveToOuterDisposeScope(), foldedBias.MoveToOuterDisposeScope());
+    }
 }

@@ -37,5 +37,5 @@ public sealed class SmallCnn : Backbone
     // the demo and the planted-part figures were made; the authors' made push cost far more there (docs/algorithm.md §1).
     public override bool AuthorsAddOnInitialization => false;
 
-    public override Tensor forward(Tensor input) => features.forward(input);
+    public override Tensor forward(Tensor input) => ConvBatchNormSequence.Forward(features, input);
 }

@@ -62,5 +62,5 @@ public sealed class Vgg : Backbone
 
     public override ReceptiveField ReceptiveField => ConvGeometry.ReceptiveField(path);
 
-    public override Tensor forward(Tensor input) => features.forward(input);
+    public override Tensor forward(Tensor input) => ConvBatchNormSequence.Forward(features, input);
 }
