@@ -2,12 +2,16 @@
 .SYNOPSIS
     Inference speed of ProtoPNet forward passes on this machine, module import time, and model file size.
 .DESCRIPTION
-    For resnet18 at 224×224 (batch 16, 200 classes, 2,000 prototypes) and smallcnn at 28×28 (batch 128, 10 classes,
-    100 prototypes), on the CPU, in eval mode without gradients: images/s of the backbone alone and of the whole
+    For resnet18 at 224×224 (batch 16, 200 classes, 2,000 prototypes), resnet18 at 64×64 (batch 100, 10 classes, 100
+    prototypes: the reference configuration's test pass) and smallcnn at 28×28 (batch 128, 10 classes, 100
+    prototypes), on the CPU, in eval mode without gradients: images/s of the backbone alone and of the whole
     ProtoPNet forward, in wall-clock time and per CPU-second of this process (which other load on a shared machine
     disturbs far less), and what the layers after the backbone add to its time, from CPU time: 'Add-on %' (the 1×1
     convolutions, timed alone), 'Proto+last %' (distances, min-pool, similarity and last layer: the head timed alone
-    less the add-on), 'Whole-Backbone %' (the whole forward over the backbone alone, minus one). Then the time a fresh
+    less the add-on), 'Whole-Backbone %' (the whole forward over the backbone alone, minus one), and the whole forward
+    inside an inference scope, as Test-ProtoPNet, push and the last layer run it (BatchNorm folded into the
+    convolutions, weights prepared once: docs/architecture.md, "Inference weights"): 'In scope img/s' and 'Scope gain %'
+    (from CPU time, over the unscoped forward). Then the time a fresh
     pwsh takes to import the module (and to build its first model, which loads libtorch), and the size of an exported
     resnet18 model with 200 classes. Build the module first: dotnet pwsh ./build.ps1
 .EXAMPLE
@@ -32,6 +36,7 @@ Write-Host ("libtorch threads: {0}; load average: {1}" -f [TorchSharp.torch]::ge
 
 $cases = @(
     @{ Backbone = 'resnet18'; ImageSize = 224; Batch = 16; Classes = 200 }
+    @{ Backbone = 'resnet18'; ImageSize = 64; Batch = 100; Classes = 10 }
     @{ Backbone = 'smallcnn'; ImageSize = 28; Batch = 128; Classes = 10 }
 )
 $rows = foreach ($case in $cases) {
@@ -49,6 +54,8 @@ $rows = foreach ($case in $cases) {
             'Add-on %'           = [math]::Round($t.AddOnOverheadPercent, 1)
             'Proto+last %'       = [math]::Round($t.PrototypeAndLastLayerOverheadPercent, 1)
             'Whole-Backbone %'   = [math]::Round($t.ModelOverheadPercent, 1)
+            'In scope img/s'     = [math]::Round($t.ScopedModelImagesPerSecond, 1)
+            'Scope gain %'       = [math]::Round($t.ScopeGainPercent, 1)
         }
     } finally { $model.Dispose() }
 }

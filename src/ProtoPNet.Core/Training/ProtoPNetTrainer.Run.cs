@@ -218,10 +218,14 @@ public static partial class ProtoPNetTrainer
                     .cpu().data<float>().ToArray();
                 return new BatchLoss(total, logits, values);
             }
-            var sums = RunBatches(epoch, phase, optimizer, backboneTrains, valueCount: 6, LossOf,
-                v => $"The loss became {v[0]} (cross-entropy {v[1]}, cluster {v[2]}, separation {v[3]}, L1 {v[4]})",
-                (checkpointPath is not null ? $"The last good checkpoint is kept at '{checkpointPath}'. " : "") +
-                "Lower the learning rates or check the data for invalid values.");
+            EpochSums sums;
+            // A frozen backbone without the cache is an inference pass per batch: its prepared weights last the epoch
+            // (docs/architecture.md, "Inference weights"; BatchNorm in training mode bypasses them).
+            using (!backboneTrains && cache is null ? InferenceScope.Begin(network) : null)
+                sums = RunBatches(epoch, phase, optimizer, backboneTrains, valueCount: 6, LossOf,
+                    v => $"The loss became {v[0]} (cross-entropy {v[1]}, cluster {v[2]}, separation {v[3]}, L1 {v[4]})",
+                    (checkpointPath is not null ? $"The last good checkpoint is kept at '{checkpointPath}'. " : "") +
+                    "Lower the learning rates or check the data for invalid values.");
 
             double? validationAccuracy = null;
             if (validation is not null)
