@@ -1,5 +1,6 @@
 using System.Numerics;
 using ProtoPNet.Model;
+using ProtoPNet.Model.Backbones;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -13,7 +14,8 @@ namespace ProtoPNet.Training;
 /// TorchSharp Scalars Adam's own step leaves unheld (docs/architecture.md, "Fused Adam").
 /// <para>Its state is Adam's own (same <c>State</c> objects, same <c>save_state_dict</c> format), and
 /// <see cref="LoadState"/> takes Adam's saved state too. Parameters it cannot address as plain float32 memory
-/// (another device or dtype, non-contiguous gradients) take Adam's tensor path; the amsgrad and maximize variants are
+/// (another device or dtype, gradients or moments in another layout than the parameter's) take Adam's tensor path;
+/// parameters in channels-last strides (see <see cref="ChannelsLastWeights"/>) are updated in their memory order; the amsgrad and maximize variants are
 /// not implemented. The arithmetic is Adam's, in float32, but not bit for bit: libtorch's kernels may round
 /// multiply-adds differently.</para>
 /// </summary>
@@ -75,16 +77,29 @@ public sealed class FusedAdam : Adam
                 }
                 var coefficients = new Coefficients((float)beta1, (float)(1 - beta1), (float)beta2, (float)(1 - beta2), (float)eps,
                     (float)weightDecay, (float)Math.Sqrt(correction2), (float)(-lr / correction1));
-                FusedUpdate(param, grad, state.exp_avg, state.exp_avg_sq, coefficients);
+                using var memory = NewDisposeScope();
+                FusedUpdate(MemoryOrderView(param)!, MemoryOrderView(grad)!, MemoryOrderView(state.exp_avg)!, MemoryOrderView(state.exp_avg_sq)!, coefficients);
             }
         }
         return loss!;
     }
 
-    private static bool Addressable(Tensor param, Tensor grad, State state) =>
-        param.device_type == DeviceType.CPU && param.dtype == ScalarType.Float32 && grad.dtype == ScalarType.Float32 &&
-        state.exp_avg.dtype == ScalarType.Float32 && state.exp_avg_sq.dtype == ScalarType.Float32 &&
-        param.is_contiguous() && grad.is_contiguous() && state.exp_avg.is_contiguous() && state.exp_avg_sq.is_contiguous();
+    /// <summary>Float32 CPU tensors that are contiguous, or all four in channels-last strides: one memory order for all.</summary>
+    private static bool Addressable(Tensor param, Tensor grad, State state)
+    {
+        if (param.device_type != DeviceType.CPU || param.dtype != ScalarType.Float32 || grad.dtype != ScalarType.Float32 ||
+            state.exp_avg.dtype != ScalarType.Float32 || state.exp_avg_sq.dtype != ScalarType.Float32)
+            return false;
+        Tensor[] all = [param, grad, state.exp_avg, state.exp_avg_sq];
+        return all.All(t => t.is_contiguous()) || all.All(ChannelsLast.Has);
+    }
+
+    /// <summary>The contiguous view of a tensor's memory in its own order (see <see cref="ChannelsLast.MemoryOrderView"/>).</summary>
+    private static Tensor? MemoryOrderView(Tensor t) => ChannelsLast.MemoryOrderView(t);
+
+    /// <summary>Adam's first and second moments of <paramref name="param"/> (null before the optimizer holds state for it).</summary>
+    internal (Tensor First, Tensor Second)? MomentsOf(Tensor param) =>
+        _state.TryGetValue(param.Handle, out var state) && state is State adam ? (adam.exp_avg, adam.exp_avg_sq) : null;
 
     /// <summary>Adam's own step for one parameter (TorchSharp's operations, in its order), for what the fused loop does
     /// not take. Its Scalars are held by ScalarMath (docs/architecture.md, "Scalars").</summary>

@@ -160,6 +160,8 @@ public static partial class ProtoPNetTrainer
                 groups.Add(new Adam.ParamGroup(auxiliary.Parameters, backboneGroup.LearningRate, 0.9, 0.999, 1e-8, 0, false, false));
             using var optimizer = new FusedAdam(groups, phase.Groups[0].LearningRate);
             if (optimizerState is not null) optimizer.LoadState(optimizerState);
+            // While the backbone trains, its weights and their optimizer state are kept in the layout it computes in.
+            using var layout = backboneTrains ? ChannelsLastWeights.Apply(network.Backbone, optimizer) : null;
             for (int phaseEpoch = completed - epochStart; phaseEpoch < phase.Epochs; phaseEpoch++)
             {
                 cancel.ThrowIfCancellationRequested();
@@ -177,7 +179,8 @@ public static partial class ProtoPNetTrainer
                 var result = phase.PooledHead ? RunPooledEpoch(epoch, phase, optimizer) : RunEpoch(epoch, phase, optimizer, backboneTrains);
                 completed = epoch;
                 results.Add(result);
-                if (checkpointPath is not null) SaveCheckpoint(completed, phaseIndex, optimizer);
+                if (checkpointPath is not null)
+                    using (layout?.Pause()) SaveCheckpoint(completed, phaseIndex, optimizer);   // Adam's writer wants contiguous moments
                 callbacks.EpochCompleted?.Invoke(result);
             }
         }

@@ -141,7 +141,8 @@ public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
     // A kept tensor is disposed when its scope ends: never the parameter object itself, at most an alias of its storage.
     private static Tensor Owned(Tensor prepared, Tensor source) => ReferenceEquals(prepared, source) || prepared is Parameter ? prepared.detach() : prepared;
 
-    private bool IsPointwise => weight.shape[2] == 1 && weight.shape[3] == 1 && padding[0] == 0 && padding[1] == 0;
+    /// <summary>A 1×1 convolution without padding, which runs as a GEMM on channels-last input and keeps NCHW weights.</summary>
+    public bool IsPointwise => weight.shape[2] == 1 && weight.shape[3] == 1 && padding[0] == 0 && padding[1] == 0;
 
     private Tensor Convolve(Tensor input, Tensor w, Tensor? b) =>
         ChannelsLast.Has(input) && IsPointwise ? PointwiseAsMatmul(input, w, b) : nn.functional.conv2d(input, w, b, stride, padding);
