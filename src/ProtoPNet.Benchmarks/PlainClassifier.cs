@@ -74,6 +74,7 @@ public sealed class PlainClassifier : IDisposable
         };
         // The ProtoPNet trainer's optimizer, so that plain-versus-ProtoPNet figures compare the heads, not two Adams.
         using var optimizer = new FusedAdam(groups, options.LearningRate);
+        using var layout = ChannelsLastWeights.Apply(backbone, optimizer);   // as the trainer holds a training backbone
         var scheduler = optim.lr_scheduler.StepLR(optimizer, options.StepSize, options.Gamma);
         var reader = new BatchReader(train, ImageSize, Normalization);
         var random = new Random(options.Seed);

@@ -33,9 +33,12 @@ public static class TrainingStepBenchmark
         var network = model.Network;
         network.train();
         using var protoOptimizer = Optimizer(network.parameters());
-        using var plain = PlainClassifier.Network(BackboneFactory.Create(backbone, pretrained: false), classCount);
+        using var protoLayout = ChannelsLastWeights.Apply(network.Backbone, protoOptimizer);   // as the trainer does
+        var plainBackbone = BackboneFactory.Create(backbone, pretrained: false);
+        using var plain = PlainClassifier.Network(plainBackbone, classCount);
         plain.train();
         using var plainOptimizer = Optimizer(plain.parameters());
+        using var plainLayout = ChannelsLastWeights.Apply(plainBackbone, plainOptimizer);
         using var images = torch.rand(batchSize, 3, imageSize, imageSize, generator: new Generator(1));
         using var labels = torch.randint(0, classCount, [batchSize], generator: new Generator(2));
 

@@ -29,6 +29,7 @@ public static class TrainingStepBreakdown
         var network = model.Network;
         network.train();
         using var optimizer = TrainingStepBenchmark.Optimizer(network.parameters());
+        using var layout = ChannelsLastWeights.Apply(network.Backbone, optimizer);   // as the trainer holds a training backbone
         using var images = torch.rand(batchSize, 3, imageSize, imageSize, generator: new Generator(1));
         using var labels = torch.randint(0, classCount, [batchSize], generator: new Generator(2));
 
