@@ -59,7 +59,7 @@ $rows = foreach ($case in $cases) {
         }
     } finally { $model.Dispose() }
 }
-$rows | Format-Table -AutoSize | Out-String -Width 250 | Write-Host
+$rows | Format-Table -Property * -AutoSize | Out-String -Width 400 | Write-Host   # -Property *: all columns, not the first 10
 
 # Import time in a fresh process: the module alone, then with the first model built (that loads libtorch).
 # pwsh may be the dotnet tool, hosted by 'dotnet' itself: then start its pwsh.dll the same way.
