@@ -7,7 +7,7 @@ namespace ProtoPNet.Training;
 /// <summary>
 /// For a training phase that trains the backbone: its k×k convolution weights, their gradients and their Adam moments
 /// held in channels-last (NHWC) strides, the layout the backbone computes in, so that no step copies the weights to
-/// NHWC and their gradients back (about 6 % of a resnet18 step at 64×64). Values never change, only strides: the
+/// NHWC and their gradients back (2–4 % of a whole resnet18 step at 64×64). Values never change, only strides: the
 /// update is elementwise, so training is bit for bit what it is in NCHW. Anything that writes tensors out (a
 /// checkpoint) runs inside <see cref="Pause"/>; disposing gives everything back its contiguous NCHW layout.
 /// See docs/architecture.md, "Channels-last".

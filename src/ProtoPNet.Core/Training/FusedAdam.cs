@@ -78,7 +78,9 @@ public sealed class FusedAdam : Adam
                 var coefficients = new Coefficients((float)beta1, (float)(1 - beta1), (float)beta2, (float)(1 - beta2), (float)eps,
                     (float)weightDecay, (float)Math.Sqrt(correction2), (float)(-lr / correction1));
                 using var memory = NewDisposeScope();
-                FusedUpdate(MemoryOrderView(param)!, MemoryOrderView(grad)!, MemoryOrderView(state.exp_avg)!, MemoryOrderView(state.exp_avg_sq)!, coefficients);
+                // Addressable checked one memory order for all four: their contiguous views of it line up element for element.
+                FusedUpdate(ChannelsLast.MemoryOrderView(param)!, ChannelsLast.MemoryOrderView(grad)!,
+                    ChannelsLast.MemoryOrderView(state.exp_avg)!, ChannelsLast.MemoryOrderView(state.exp_avg_sq)!, coefficients);
             }
         }
         return loss!;
@@ -93,9 +95,6 @@ public sealed class FusedAdam : Adam
         Tensor[] all = [param, grad, state.exp_avg, state.exp_avg_sq];
         return all.All(t => t.is_contiguous()) || all.All(ChannelsLast.Has);
     }
-
-    /// <summary>The contiguous view of a tensor's memory in its own order (see <see cref="ChannelsLast.MemoryOrderView"/>).</summary>
-    private static Tensor? MemoryOrderView(Tensor t) => ChannelsLast.MemoryOrderView(t);
 
     /// <summary>Adam's first and second moments of <paramref name="param"/> (null before the optimizer holds state for it).</summary>
     internal (Tensor First, Tensor Second)? MomentsOf(Tensor param) =>

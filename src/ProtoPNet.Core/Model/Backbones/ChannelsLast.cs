@@ -11,7 +11,6 @@ public static class ChannelsLast
     /// <summary>The same [N, C, H, W] values with channels adjacent in memory for each pixel.</summary>
     public static Tensor Strides(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
-    /// <summary>Whether a 4-D tensor has NHWC strides (and more than one channel, where the layouts differ).</summary>
     /// <summary>
     /// Gives <paramref name="t"/> itself NHWC (or, with <paramref name="channelsLast"/> false, contiguous NCHW) strides,
     /// values unchanged: the same tensor object, so optimizers and modules that hold it see the new layout.
@@ -28,6 +27,7 @@ public static class ChannelsLast
     /// <summary>A contiguous view of the same memory: the tensor itself when contiguous, its NHWC permutation when it has NHWC strides, else null.</summary>
     public static Tensor? MemoryOrderView(Tensor t) => t.is_contiguous() ? t.alias() : Has(t) ? t.permute(0, 2, 3, 1) : null;
 
+    /// <summary>Whether a 4-D tensor has NHWC strides (and more than one channel, where the layouts differ).</summary>
     public static bool Has(Tensor t) =>
         t.dim() == 4 && t.shape[1] > 1 && t.stride(1) == 1 && t.stride(3) == t.shape[1] && t.stride(2) == t.shape[1] * t.shape[3];
 }

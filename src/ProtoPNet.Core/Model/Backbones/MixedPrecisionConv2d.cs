@@ -96,10 +96,10 @@ public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
     internal int KeptInferenceWeights => inferenceWeights?.Count ?? 0;
 
     /// <summary>
-    /// Convolution weights ready for one input dtype and layout, with the BatchNorm they fold in (if any), and the handles
-    /// of the tensors they were made from: a parameter replaced since (by <c>to()</c>, a load) makes them stale.
+    /// Convolution weights ready for one input dtype and layout, and the handles of the tensors they were made from (the
+    /// BatchNorm's too, if folded in): a parameter replaced since (by <c>to()</c>, a load) makes them stale.
     /// </summary>
-    private sealed record InferenceWeights(Tensor Weight, Tensor? Bias, ScalarSafeBatchNorm2d? FoldedWith, IntPtr[] Sources) : IDisposable
+    private sealed record InferenceWeights(Tensor Weight, Tensor? Bias, IntPtr[] Sources) : IDisposable
     {
         public void Dispose()
         {
@@ -116,14 +116,14 @@ public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
     {
         var key = (input.dtype, ChannelsLast.Has(input));
         var sources = SourcesOf(batchNorm);
-        if (!inferenceWeights!.TryGetValue(key, out var kept) || !ReferenceEquals(kept.FoldedWith, batchNorm) || !kept.Sources.SequenceEqual(sources))
+        if (!inferenceWeights!.TryGetValue(key, out var kept) || !kept.Sources.SequenceEqual(sources))
         {
             kept?.Dispose();
             using (var scope = NewDisposeScope())
             {
                 var (w, b) = batchNorm is null ? (weight, bias) : batchNorm.Fold(weight, bias);
                 var preparedBias = b is null ? null : Owned(b.to(input.dtype), b);
-                kept = new InferenceWeights(Owned(Prepare(w, input), w).DetachFromDisposeScope(), preparedBias?.DetachFromDisposeScope(), batchNorm, sources);
+                kept = new InferenceWeights(Owned(Prepare(w, input), w).DetachFromDisposeScope(), preparedBias?.DetachFromDisposeScope(), sources);
             }
             inferenceWeights[key] = kept;
         }

@@ -53,7 +53,7 @@ public sealed class ScalarSafeBatchNorm2d : nn.Module<Tensor, Tensor>
     /// <summary>
     /// The weights and bias of a convolution that computes this BatchNorm (in eval mode) applied to
     /// <paramref name="convolutionWeight"/>'s output: scale = γ / √(σ² + ε) per channel, W' = W·scale,
-    /// b' = (b − μ)·scale + β. Computed in float64, returned in the weight's dtype.
+    /// b' = (b − μ)·scale + β. Scale and bias computed in float64; W' and b' in the weight's dtype.
     /// </summary>
     public (Tensor Weight, Tensor Bias) Fold(Tensor convolutionWeight, Tensor? convolutionBias)
     {
