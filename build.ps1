@@ -118,11 +118,18 @@ function Invoke-Tests {
     Remove-Item $trx -ErrorAction Ignore
     dotnet test (Join-Path $root 'tests/ProtoPNet.Core.Tests/ProtoPNet.Core.Tests.csproj') -c $Configuration `
         -p:ProtoPNetTorchBackend=$backend --no-build --nologo --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal'
+    $xunitExit = $LASTEXITCODE
     $xunitPassed = 0; $xunitFailed = 0
     if (Test-Path $trx) {
-        $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+        $summary = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary
+        $counters = $summary.Counters
         $xunitPassed = [int]$counters.passed
         $xunitFailed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        # A crashed test host leaves a TRX of the tests that finished, none failed: the run itself is the failure.
+        if ($xunitFailed -eq 0 -and ($xunitExit -ne 0 -or $summary.outcome -ne 'Completed')) {
+            $xunitFailed = 1
+            Write-Warning "The xunit run did not finish (outcome '$($summary.outcome)', exit code $xunitExit): counted as one failure."
+        }
     } else {
         $xunitFailed = 1
         Write-Warning 'xunit wrote no results file: counted as one failure.'
