@@ -7,7 +7,8 @@
     normalization), resnet18 with random initialization, 10 classes × 10 prototypes of 128×1×1, Bottleneck add-on, log
     similarity, batch 64 for training, 100 for test, 75 for push, 2 torch threads, the 12,000-image training subset and
     the 10,000 test images.
-    Speed: joint / warm / inference images/s; push seconds per 1,000 images with and without rendering; the whole
+    Speed: joint / warm / inference images/s; push seconds per 1,000 images with and without rendering, after a joint
+    epoch and right after warm-only training (from the backbone features training kept); the whole
     last-layer stage (similarity vectors + exact solve) against the authors' 20 passes; a plain resnet18 + linear head
     train step and inference. -Accuracy adds the accuracy schedule (2 warm + 3 joint epochs, push, last layer — ours and
     the authors' 5 Adam passes; the authors' rates, -WarmBatchNorm Frozen or Train), once per seed of -AccuracySeeds,
@@ -100,6 +101,15 @@ function Measure-Stages([int] $perClass, $train, $lastLayerTrain) {
     $r.WarmCacheBuildSeconds = [math]::Round($cacheBuild, 2)
     # The authors run 5 warm epochs: one cache build, then five epochs from the cache.
     $r.WarmImagesPerSecond = [math]::Round(5 * $train.Count / ($cacheBuild + 5 * $train.Count / $warm[-1].ImagesPerSecond), 1)
+    # Push right after that warm-only training: the model kept the frozen backbone's output over $train, so the exact
+    # push runs only the add-on over it (docs/architecture.md, "Feature cache"). It moves the prototypes before the
+    # epochs below, whose speed does not depend on where they lie; the joint epoch drops the kept features.
+    $kept = $model | Invoke-PrototypePush -Dataset $train -BatchSize 75
+    if (-not $kept.FromKeptFeatures) { throw 'The push after warm-only training did not start from the kept backbone features.' }
+    $r.PushKeptSecondsPer1000 = [math]::Round($kept.SecondsPer1000Images, 3)
+    $renderDirectory = Join-Path ([IO.Path]::GetTempPath()) ("ptpn-bench-" + [guid]::NewGuid().ToString('N'))
+    $r.PushKeptRenderedSecondsPer1000 = [math]::Round(($model | Invoke-PrototypePush -Dataset $train -BatchSize 75 -OutputDirectory $renderDirectory).SecondsPer1000Images, 3)
+    Remove-Item -Recurse -Force $renderDirectory
     $joint = @($model | Start-ProtoPNetTraining -Dataset $train -WarmEpochs 0 -Epochs 1 -BatchSize 64 -Seed 1)
     $r.JointImagesPerSecond = [math]::Round($joint[-1].ImagesPerSecond, 1)
     # The same joint epoch with the backbone's convolutions in bfloat16 (float32 master weights).
@@ -262,6 +272,8 @@ $rows = foreach ($runs in @($small, $large)) {
     Row 'inference, bfloat16 backbone, img/s' $n $runs InferenceBFloat16ImagesPerSecond $t.Inference
     Row 'push, s/1000 img' $n $runs PushSecondsPer1000 $t.Push -Time -digits 2
     Row 'push rendered, s/1000 img' $n $runs PushRenderedSecondsPer1000 $t.PushRendered -Time -digits 2
+    Row 'push after warm-only training (kept features), s/1000 img' $n $runs PushKeptSecondsPer1000 $t.Push -Time -digits 3
+    Row 'push after warm-only training, rendered, s/1000 img' $n $runs PushKeptRenderedSecondsPer1000 $t.PushRendered -Time -digits 3
     Row 'push -Search Shortlist, s/1000 img' $n $runs PushShortlistSecondsPer1000 $t.Push -Time -digits 2
     Row 'push -Search Shortlist rendered, s/1000 img' $n $runs PushShortlistRenderedSecondsPer1000 $t.PushRendered -Time -digits 2
     Row "last-layer stage ($count images), s" $n $runs LastLayerSeconds ([math]::Round(20 * $count / $t.LastLayerPass, 1)) -Time

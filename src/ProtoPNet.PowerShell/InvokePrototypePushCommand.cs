@@ -51,7 +51,8 @@ public sealed class InvokePrototypePushCommand : ProtoPNetCmdlet
         {
             progress.Complete();
         }
-        WriteVerbose($"Pushed {result.Pushed} of {result.PrototypeCount} prototypes over {result.ImageCount} images in {result.Seconds:F1} s; " +
+        WriteVerbose($"Pushed {result.Pushed} of {result.PrototypeCount} prototypes over {result.ImageCount} images in {result.Seconds:F1} s" +
+                     (result.FromKeptFeatures ? " (from the backbone features kept by training)" : "") + "; " +
                      $"distance moved: mean {result.MeanDistance:G4}, max {result.MaxDistance:G4}" +
                      (result.PredictionsChanged is int c ? $"; {c} of {result.ComparisonCount} comparison images changed prediction" : "") + ".");
         if (PassThru)

@@ -83,7 +83,11 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
     /// </summary>
     [Parameter] public ComputePrecision Precision { get; set; } = ComputePrecision.Float32;
 
-    /// <summary>Recompute the frozen backbone's output every warm epoch instead of caching it.</summary>
+    /// <summary>
+    /// Recompute the frozen backbone's output every warm epoch instead of caching it. With the cache, a run that ends
+    /// with the backbone frozen leaves it on the model: Invoke-PrototypePush over the same dataset then runs only the
+    /// add-on over it (exact; PushResult.FromKeptFeatures), and later warm runs reuse it; training the backbone drops it.
+    /// </summary>
     [Parameter] public SwitchParameter NoFeatureCache { get; set; }
 
     /// <summary>Emit the trained model; the epoch results then go to the information stream (tag TrainingEpoch).</summary>

@@ -99,6 +99,23 @@ Describe 'Invoke-PrototypePush' {
         ($model | Get-Prototype)[0].SourceImage | Should -Match '^synthetic#\d+$'
     }
 
+    It 'starts from the backbone features a warm-only training kept, and gives the same prototypes as from the images' {
+        $model = New-TestModel
+        $null = $model | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 0 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue
+        $file = Join-Path $temp 'warm.ptpn'
+        New-Item -ItemType Directory -Force $temp | Out-Null
+        $model | Export-ProtoPNet -LiteralPath $file
+        $kept = $model | Invoke-PrototypePush -Dataset $data
+        $kept.FromKeptFeatures | Should -BeTrue
+        $fromImages = Import-ProtoPNet -LiteralPath $file | Invoke-PrototypePush -Dataset $data
+        $fromImages.FromKeptFeatures | Should -BeFalse
+        $kept.Prototypes.SourceIndex | Should -Be $fromImages.Prototypes.SourceIndex
+        $kept.Prototypes.Distance | Should -Be $fromImages.Prototypes.Distance
+        # A joint epoch changes the backbone: the next push reads the images.
+        $null = $model | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 0 -Epochs 1 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue
+        ($model | Invoke-PrototypePush -Dataset $data).FromKeptFeatures | Should -BeFalse
+    }
+
     It 'refuses a push set with other classes with ClassMismatch' {
         $other = New-TestDataset -Count 4 -Classes x, y
         { New-TestModel | Invoke-PrototypePush -Dataset $other -ErrorAction Stop } |

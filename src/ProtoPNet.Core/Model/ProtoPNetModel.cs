@@ -180,6 +180,7 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
         var dev = Devices.Resolve(device);
         Network.to(dev);
         Device = dev;
+        KeepFeatures(null);   // on the old device
     }
 
     /// <summary>The latent features push kept for the last-layer stage (see <see cref="Model.LatentCache"/>); null when none.</summary>
@@ -196,10 +197,41 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
         }
     }
 
+    /// <summary>
+    /// The frozen backbone's output over the training set, kept from a training run that ended with the backbone frozen
+    /// (see <see cref="FeatureCache"/>): push over that dataset, and a later run's frozen-backbone epochs, start from it
+    /// while it matches the backbone. Null when none.
+    /// </summary>
+    internal FeatureCache? KeptFeatures { get; private set; }
+
+    /// <summary>Replaces (and disposes) the kept backbone features; null drops them.</summary>
+    internal void KeepFeatures(FeatureCache? cache)
+    {
+        lock (SyncRoot)
+        {
+            if (ReferenceEquals(cache, KeptFeatures)) return;
+            KeptFeatures?.Dispose();
+            KeptFeatures = cache;
+        }
+    }
+
+    /// <summary>The kept backbone features, handed over to the caller (the model no longer holds them); null when none.</summary>
+    internal FeatureCache? TakeFeatures()
+    {
+        lock (SyncRoot)
+        {
+            var cache = KeptFeatures;
+            KeptFeatures = null;
+            return cache;
+        }
+    }
+
     public void Dispose()
     {
         LatentCache?.Dispose();
         LatentCache = null;
+        KeptFeatures?.Dispose();
+        KeptFeatures = null;
         Network.Dispose();
     }
 

@@ -15,7 +15,9 @@ public enum PushSearch
     /// A bfloat16 copy of the backbone and add-on passes over the push set once and shortlists, per prototype, the images
     /// whose patches come nearest; the exact search then runs over the shortlisted images only. The pushed prototypes are
     /// exact latent patches either way; they are the nearest ones whenever each prototype's nearest image made its
-    /// shortlist (bfloat16 keeps about three significant digits of a distance).
+    /// shortlist (bfloat16 keeps about three significant digits of a distance). When the model keeps its frozen
+    /// backbone's features of the push set (training ended with the backbone frozen), the exact search runs instead:
+    /// from those features it is the faster one.
     /// </summary>
     Shortlist,
 }

@@ -18,6 +18,7 @@ public static partial class PrototypePush
         public int ImageCount { get; init; }
         public int Skipped { get; init; }
         public int? ShortlistCount { get; init; }
+        public bool FromKeptFeatures { get; init; }
         /// <summary>z of every scanned image, for the last-layer stage; null when not kept (shortlist, or over the size limit).</summary>
         public (Tensor Latents, Tensor Labels)? Latents { get; init; }
     }
@@ -42,9 +43,11 @@ public static partial class PrototypePush
     }
 
     /// <summary>One pass over the push set: per prototype, the nearest own-class patch (first one on ties). With
-    /// <paramref name="keepLatents"/>, also every image's z (up to <see cref="LatentCache.MaxBytes"/>).</summary>
+    /// <paramref name="keepLatents"/>, also every image's z (up to <see cref="LatentCache.MaxBytes"/>). With
+    /// <paramref name="features"/> (the backbone's output over this dataset, matching the backbone), z comes from them
+    /// through the add-on alone, the same z the images give.</summary>
     private static ScanResult Scan(ProtoPNetModel model, ImageDataset dataset, int batchSize, bool keepLatents, IProgress<StageProgress>? progress,
-        CancellationToken cancel)
+        CancellationToken cancel, FeatureCache? features = null)
     {
         var latentParts = keepLatents ? new List<Tensor>() : null;
         var labelParts = new List<Tensor>();
@@ -66,12 +69,18 @@ public static partial class PrototypePush
         int seen = 0;
         try
         {
-            foreach (var batch in reader.Read(order, batchSize, model.Device, cancel))
+            foreach (var (batch, row, indices) in Slices(reader, order, features, batchSize, model.Device, cancel))
             {
                 using (batch)
                 using (var scope = NewDisposeScope())
                 {
-                    var z = network.Latent(batch.Images);                                  // [B, D, H, W]
+                    Tensor z, labels;
+                    if (batch is not null) (z, labels) = (network.Latent(batch.Images), batch.Labels);   // [B, D, H, W]
+                    else
+                    {
+                        var (cached, cachedLabels) = features!.Rows(row, indices.Length);
+                        (z, labels) = (network.AddOn.forward(cached), cachedLabels);
+                    }
                     if (latentParts is not null)
                     {
                         latentBytes += z.numel() * z.ElementSize;
@@ -79,14 +88,14 @@ public static partial class PrototypePush
                         else
                         {
                             latentParts.Add(z.cpu().clone().DetachFromDisposeScope());
-                            labelParts.Add(batch.Labels.cpu().clone().DetachFromDisposeScope());
+                            labelParts.Add(labels.cpu().clone().DetachFromDisposeScope());
                         }
                     }
                     // float64: latent vectors of an untrained or saturated network lie within ~1e-4 of each other, and the
                     // conv expansion ‖z‖² − 2z·p + ‖p‖² in float32 cannot tell such distances apart (push would not be idempotent).
                     var distances = PrototypeDistances.Compute(z.to(ScalarType.Float64), prototypes64);      // [B, m, H', W']
                     long b = distances.shape[0], hh = distances.shape[2], ww = distances.shape[3], cells = hh * ww;
-                    var ownClass = batch.Labels.view(-1, 1).eq(prototypeClass.view(1, -1));  // [B, m]
+                    var ownClass = labels.view(-1, 1).eq(prototypeClass.view(1, -1));        // [B, m]
                     var masked = distances.MaskedFill(ownClass.logical_not().view(b, m, 1, 1), double.PositiveInfinity);
                     var perPrototype = masked.permute(1, 0, 2, 3).reshape(m, b * cells);   // [m, B·H'·W']
                     var (minimum, argmin) = perPrototype.min(1);
@@ -107,14 +116,14 @@ public static partial class PrototypePush
                             long flat = argminHost[j];
                             int inBatch = (int)(flat / cells);
                             long cell = flat % cells;
-                            bestImage[j] = batch.Indices[inBatch];
+                            bestImage[j] = indices[inBatch];
                             bestRow[j] = (int)(cell / ww);
                             bestColumn[j] = (int)(cell % ww);
                         }
                     }
-                    seen += batch.Indices.Length;
+                    seen += indices.Length;
                 }
-                progress?.Report(new StageProgress(seen, dataset.Count, "Searching nearest patches"));
+                progress?.Report(new StageProgress(seen, dataset.Count, features is null ? "Searching nearest patches" : "Searching nearest patches (kept backbone features)"));
             }
             var distanceHost = bestDistance.cpu().data<double>().ToArray();
             (Tensor, Tensor)? latents = latentParts is { Count: > 0 } ? (torch.cat(latentParts, 0), torch.cat(labelParts, 0)) : null;
@@ -127,7 +136,8 @@ public static partial class PrototypePush
                 Column = bestColumn,
                 Patch = bestPatch,
                 ImageCount = seen,
-                Skipped = reader.Skipped.Count,
+                Skipped = features?.Skipped ?? reader.Skipped.Count,
+                FromKeptFeatures = features is not null,
             };
         }
         catch
@@ -141,6 +151,22 @@ public static partial class PrototypePush
             if (latentParts is not null) DisposeAll(latentParts);
             DisposeAll(labelParts);
         }
+    }
+
+    /// <summary>The push set in dataset order: batches of images from the reader, or rows of the kept backbone features.</summary>
+    private static IEnumerable<(Batch? Batch, int Row, int[] Indices)> Slices(BatchReader reader, int[] order, FeatureCache? features,
+        int batchSize, Device device, CancellationToken cancel)
+    {
+        if (features is not null)
+        {
+            foreach (var (row, indices) in features.InDatasetOrder(batchSize))
+            {
+                cancel.ThrowIfCancellationRequested();
+                yield return (null, row, indices);
+            }
+            yield break;
+        }
+        foreach (var batch in reader.Read(order, batchSize, device, cancel)) yield return (batch, 0, batch.Indices);
     }
 
     private static void DisposeAll(List<Tensor> tensors)

@@ -36,9 +36,12 @@ public static partial class PrototypePush
                 long[]? before = options.ComparisonDataset is null ? null
                     : ModelEvaluator.Predict(model, options.ComparisonDataset, 100, cancel).Predicted;
 
-                var scan = options.Search == PushSearch.Shortlist
+                // After training that ended with the backbone frozen, the model keeps the backbone's output over the
+                // training set: over that set the exact search needs only the add-on (and beats any shortlist).
+                var features = model.KeptFeatures is { } kept && kept.Matches(network, dataset) ? kept : null;
+                var scan = options.Search == PushSearch.Shortlist && features is null
                     ? ShortlistedScan(model, dataset, options.BatchSize, progress, cancel)
-                    : Scan(model, dataset, options.BatchSize, keepLatents: true, progress, cancel);
+                    : Scan(model, dataset, options.BatchSize, keepLatents: true, progress, cancel, features);
                 // z does not depend on the prototypes: the last layer that usually follows computes its similarity vectors from it.
                 model.KeepLatents(scan.Latents is var (keptLatents, keptLabels) ? LatentCache.Create(network, dataset, keptLatents, keptLabels) : null);
                 int m = model.PrototypeCount;
@@ -96,7 +99,8 @@ public static partial class PrototypePush
                     Prototypes = moves,
                     ImageCount = scan.ImageCount,
                     Skipped = scan.Skipped,
-                    Search = options.Search,
+                    Search = scan.ShortlistCount is null ? PushSearch.Exact : PushSearch.Shortlist,
+                    FromKeptFeatures = scan.FromKeptFeatures,
                     ShortlistCount = scan.ShortlistCount,
                     ComparisonCount = comparisonCount,
                     PredictionsChanged = changed,

@@ -27,7 +27,13 @@ public sealed class PushResult
     public int? PredictionsChanged { get; init; }
     public double? AccuracyBefore { get; init; }
     public double? AccuracyAfter { get; init; }
+    /// <summary>The search that ran: <see cref="PushSearch.Exact"/> also when a shortlist was asked for and <see cref="FromKeptFeatures"/>.</summary>
     public PushSearch Search { get; init; }
+    /// <summary>
+    /// Whether the scan started from the backbone features the model kept from training that ended with the backbone
+    /// frozen (the same dataset object, the same backbone): only the add-on ran over the push set.
+    /// </summary>
+    public bool FromKeptFeatures { get; init; }
     /// <summary>With <see cref="PushSearch.Shortlist"/>: how many images the exact search ran over.</summary>
     public int? ShortlistCount { get; init; }
     public string? OutputDirectory { get; init; }

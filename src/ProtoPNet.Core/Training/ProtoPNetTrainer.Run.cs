@@ -100,12 +100,10 @@ public static partial class ProtoPNetTrainer
                         RunPhase(phase, phaseIndex, epochStart, ref completed, phaseIndex == optimizerPhase ? optimizerState : null);
                     }
                     epochStart = phaseEnd;
-                    DisposeCache();
                 }
             }
             finally
             {
-                DisposeCache();
                 network.BackbonePrecision = wasPrecision;
                 int i = 0;
                 foreach (var p in network.parameters()) p.requires_grad = wasTrainable[i++];
@@ -122,6 +120,13 @@ public static partial class ProtoPNetTrainer
                 best.Restore(network);
                 restored = true;
                 callbacks.Verbose?.Invoke($"Restored the weights of epoch {be}, the best on the validation set ({bestAccuracy:P2}).");
+            }
+            // A run that ends with the backbone frozen leaves its features to the push (and the runs) that follow, while
+            // they still match: not after a restored epoch with another backbone, nor when trained at another precision.
+            if (cache is not null && cache.Matches(network, train))
+            {
+                model.KeepFeatures(cache);
+                cache = null;
             }
             model.History.Add(new HistoryEntry
             {
@@ -152,6 +157,12 @@ public static partial class ProtoPNetTrainer
         {
             ParameterGroups.SetTrainable(network, phase.Groups.Select(g => g.Group));
             bool backboneTrains = phase.Trains(ParameterGroup.Backbone);
+            if (backboneTrains)
+            {
+                // The backbone is about to change: frozen-backbone features, the run's and the model's, would be stale.
+                DisposeCache();
+                model.KeepFeatures(null);
+            }
             var groups = phase.Groups.Select(g => new Adam.ParamGroup(ParameterGroups.Of(network, g.Group).ToArray(),
                 g.LearningRate, 0.9, 0.999, 1e-8, g.WeightDecay, false, false)).ToList();
             // The auxiliary head learns at the backbone's rate, in the phases that train the backbone.
@@ -173,9 +184,13 @@ public static partial class ProtoPNetTrainer
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[g++] * factor;
 
                 // A frozen backbone's output is reused across epochs only when the images do not change between them
-                // and its BatchNorm normalizes with fixed statistics.
+                // and its BatchNorm normalizes with fixed statistics; the model's kept copy serves when it still matches.
                 if (!backboneTrains && cache is null && options.Augmentation is null && options.WarmBatchNorm == WarmBatchNorm.Frozen)
-                    cache = FeatureCache.TryBuild(network, reader, train, options, model.ImageSize, model.Device, EpochProgress(epoch, phase), cancel);
+                {
+                    if (model.KeptFeatures is { } kept && !kept.Matches(network, train)) model.KeepFeatures(null);   // stale, or another set
+                    cache = (options.FeatureCacheBytes > 0 ? model.TakeFeatures() : null) ?? FeatureCache.TryBuild(network, reader, train, options.EvaluationBatchSize,
+                        options.FeatureCacheBytes, model.ImageSize, model.Device, EpochProgress(epoch, phase), cancel);
+                }
                 var result = phase.PooledHead ? RunPooledEpoch(epoch, phase, optimizer) : RunEpoch(epoch, phase, optimizer, backboneTrains);
                 completed = epoch;
                 results.Add(result);
