@@ -74,11 +74,11 @@ $goals | ForEach-Object {
     $needed = $_.Images * $_.Forwards * $gigaFlops
     [pscustomobject]@{
         Goal = $_.Goal
-        'Needs img/s' = [math]::Round($_.Images)
-        'Needs GFLOP/s' = [math]::Round($needed)
-        '% of best fp32 kernel' = [math]::Round(100 * $needed / $bestFloat32)
-        '% of best bf16 kernel' = [math]::Round(100 * $needed / $bestBFloat16)
-        'Scoped forward img/s' = if ($_.Forwards -eq 1) { [math]::Round($scopedImages) } else { '' }
+        'Needs img/s' = [int]$_.Images
+        'Needs GFLOP/s' = [int]$needed
+        '% of best fp32 kernel' = [int](100 * $needed / $bestFloat32)
+        '% of best bf16 kernel' = [int](100 * $needed / $bestBFloat16)
+        'Scoped forward img/s' = if ($_.Forwards -eq 1) { [int]$scopedImages } else { '' }
     }
 } | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
 Write-Host ("The whole forward in an inference scope, batch 75: {0:N0} img/s = {1:N0} GFLOP/s, {2:N0} % of the best float32 kernel's median ({3:N0} GFLOP/s; its fastest round {4:N0}); bfloat16's best kernel {5:N0} GFLOP/s." -f
