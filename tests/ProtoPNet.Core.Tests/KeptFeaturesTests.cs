@@ -1,3 +1,4 @@
+using ProtoPNet.Data;
 using ProtoPNet.Model;
 using ProtoPNet.Projection;
 using ProtoPNet.Training;
@@ -92,13 +93,48 @@ public class KeptFeaturesTests
     }
 
     [Fact]
-    public void FeaturesOfAnotherPrecisionAreNotKept()
+    public void FeaturesOfAnotherPrecisionAreNotKeptAndARunThatCannotUseThemDropsThem()
     {
         using var model = TestData.Model(2);
         var data = TestData.Images(24, 2, 16, seed: 3);
         ProtoPNetTrainer.Train(model, data, null, Warm() with { Precision = ComputePrecision.BFloat16 });
         Assert.Null(model.KeptFeatures);   // push computes in float32
+        ProtoPNetTrainer.Train(model, data, null, Warm());
+        Assert.NotNull(model.KeptFeatures);
         ProtoPNetTrainer.Train(model, data, null, Warm() with { FeatureCacheBytes = 0 });
-        Assert.Null(model.KeptFeatures);   // no cache allowed, none kept
+        Assert.Null(model.KeptFeatures);   // a run without a cache does not leave a stale one behind
+        ProtoPNetTrainer.Train(model, data, null, Warm());
+        ProtoPNetTrainer.Train(model, data, null, Warm() with { WarmBatchNorm = WarmBatchNorm.Train });
+        Assert.Null(model.KeptFeatures);   // batch statistics: the run could not use them, and it moved the statistics
+    }
+
+    [Fact]
+    public void ARunThatReusesKeptFeaturesReportsTheImagesTheyLeftOut()
+    {
+        using var model = TestData.Model(2);
+        var data = new OneBrokenItem(TestData.Images(24, 2, 16, seed: 3), broken: 5);
+        var first = ProtoPNetTrainer.Train(model, data, null, Warm());
+        Assert.Equal(5, Assert.Single(first.Skipped).Index);
+        var kept = model.KeptFeatures;
+        var second = ProtoPNetTrainer.Train(model, data, null, Warm());
+        Assert.Same(kept, model.KeptFeatures);
+        Assert.Equal(5, Assert.Single(second.Skipped).Index);   // read from no image, still reported
+        var pushed = PrototypePush.Push(model, data);
+        Assert.True(pushed.FromKeptFeatures);
+        Assert.Equal((23, 1), (pushed.ImageCount, pushed.Skipped));
+        Assert.DoesNotContain(pushed.Prototypes, p => p.SourceIndex == 5);
+    }
+
+    /// <summary>A dataset whose item <paramref name="broken"/> fails to load, as a corrupt image file does.</summary>
+    private sealed class OneBrokenItem(ImageDataset inner, int broken) : ImageDataset
+    {
+        public override string Name => inner.Name;
+        public override IReadOnlyList<string> ClassNames => inner.ClassNames;
+        public override int Count => inner.Count;
+        public override int LabelOf(int index) => inner.LabelOf(index);
+        public override string SourceOf(int index) => inner.SourceOf(index);
+        public override LoadedImage Load(int index, int size) => index == broken
+            ? throw new ProtoPNetException("CorruptImage", ErrorKind.InvalidData, $"Item {index} cannot be decoded.", index)
+            : inner.Load(index, size);
     }
 }

@@ -18,25 +18,31 @@ internal sealed class FeatureCache : IDisposable
     private readonly Tensor features;   // [rows, C, h, w], rows in dataset order
     private readonly Tensor labels;     // [rows] int64
     private readonly int[] rowOf;       // dataset index → row, −1 when the item could not be loaded
-    private readonly int[] indexOf;     // row → dataset index
+    private readonly int[] indexOf;     // row → dataset index, in the order the reader delivered them (dataset order)
     private readonly byte[] fingerprint;
     private readonly ComputePrecision precision;
 
-    private FeatureCache(ImageDataset dataset, Tensor features, Tensor labels, int[] rowOf, byte[] fingerprint, ComputePrecision precision)
+    private FeatureCache(ImageDataset dataset, Tensor features, Tensor labels, int[] rowOf, int[] indexOf, IReadOnlyList<SkippedItem> skipped,
+        byte[] fingerprint, ComputePrecision precision)
     {
         Dataset = dataset;
         this.features = features;
         this.labels = labels;
         this.rowOf = rowOf;
-        indexOf = Enumerable.Range(0, rowOf.Length).Where(i => rowOf[i] >= 0).ToArray();
+        this.indexOf = indexOf;
+        Skipped = skipped;
         this.fingerprint = fingerprint;
         this.precision = precision;
     }
 
     public ImageDataset Dataset { get; }
 
-    /// <summary>Images of the dataset that could not be loaded when the cache was built.</summary>
-    public int Skipped => rowOf.Length - indexOf.Length;
+    /// <summary>The images of the dataset that could not be loaded when the cache was built (a run that reuses the
+    /// cache reads no image, so it reports these).</summary>
+    public IReadOnlyList<SkippedItem> Skipped { get; }
+
+    /// <summary>Bytes the cache holds (a row per dataset item).</summary>
+    public long Bytes => features.numel() * features.ElementSize;
 
     public bool Contains(int index) => rowOf[index] >= 0;
 
@@ -57,9 +63,12 @@ internal sealed class FeatureCache : IDisposable
         long bytes = (long)dataset.Count * channels * side * side * sizeof(float);
         if (bytes > maxBytes) return null;
 
-        var store = torch.empty([dataset.Count, channels, side, side], device: device);
-        var labelStore = torch.empty([dataset.Count], ScalarType.Int64, device: device);
+        // Detached from any dispose scope the caller has open: the cache may outlive the training run (the model keeps it).
+        var store = torch.empty([dataset.Count, channels, side, side], device: device).DetachFromDisposeScope();
+        var labelStore = torch.empty([dataset.Count], ScalarType.Int64, device: device).DetachFromDisposeScope();
         var rowOf = Enumerable.Repeat(-1, dataset.Count).ToArray();
+        var indexOf = new List<int>(dataset.Count);
+        int skippedBefore = reader.Skipped.Count;
         int row = 0;
         var order = Enumerable.Range(0, dataset.Count).ToArray();
         bool backboneWasTraining = backbone.training;
@@ -77,11 +86,16 @@ internal sealed class FeatureCache : IDisposable
                     int n = batch.Indices.Length;
                     store.narrow(0, row, n).copy_(output);
                     labelStore.narrow(0, row, n).copy_(batch.Labels);
-                    foreach (int index in batch.Indices) rowOf[index] = row++;
+                    foreach (int index in batch.Indices)
+                    {
+                        indexOf.Add(index);
+                        rowOf[index] = row++;
+                    }
                 }
                 progress?.Report(new StageProgress(row, dataset.Count, "Computing frozen backbone features"));
             }
-            return new FeatureCache(dataset, store, labelStore, rowOf, Fingerprint(network), network.BackbonePrecision);
+            var skipped = reader.Skipped.Skip(skippedBefore).ToArray();
+            return new FeatureCache(dataset, store, labelStore, rowOf, indexOf.ToArray(), skipped, Fingerprint(network), network.BackbonePrecision);
         }
         catch
         {

@@ -136,7 +136,7 @@ public static partial class PrototypePush
                 Column = bestColumn,
                 Patch = bestPatch,
                 ImageCount = seen,
-                Skipped = features?.Skipped ?? reader.Skipped.Count,
+                Skipped = features?.Skipped.Count ?? reader.Skipped.Count,
                 FromKeptFeatures = features is not null,
             };
         }

@@ -39,6 +39,7 @@ public static partial class PrototypePush
                 // After training that ended with the backbone frozen, the model keeps the backbone's output over the
                 // training set: over that set the exact search needs only the add-on (and beats any shortlist).
                 var features = model.KeptFeatures is { } kept && kept.Matches(network, dataset) ? kept : null;
+                if (features is null) model.KeepFeatures(null);   // stale or for another set: not held any longer
                 var scan = options.Search == PushSearch.Shortlist && features is null
                     ? ShortlistedScan(model, dataset, options.BatchSize, progress, cancel)
                     : Scan(model, dataset, options.BatchSize, keepLatents: true, progress, cancel, features);

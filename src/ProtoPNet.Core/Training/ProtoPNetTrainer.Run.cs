@@ -27,6 +27,12 @@ public static partial class ProtoPNetTrainer
         private int? bestEpoch;
         private double? bestAccuracy;
         private FeatureCache? cache;
+        private IReadOnlyList<SkippedItem> reusedSkipped = [];
+
+        /// <summary>Frozen-backbone epochs read cached features: the images do not change between epochs (no online
+        /// augmentation), the frozen BatchNorm normalizes with fixed statistics, and a cache is allowed.</summary>
+        private bool CachesFrozenFeatures =>
+            options.Augmentation is null && options.WarmBatchNorm == WarmBatchNorm.Frozen && options.FeatureCacheBytes > 0;
         private AuxiliaryHead? auxiliary;
         private int seed;
 
@@ -90,6 +96,9 @@ public static partial class ProtoPNetTrainer
             try
             {
                 network.BackbonePrecision = options.Precision;
+                // Backbone features the model kept from an earlier run stay only if this run's frozen epochs can use them.
+                if (model.KeptFeatures is { } kept && !(CachesFrozenFeatures && kept.Bytes <= options.FeatureCacheBytes && kept.Matches(network, train)))
+                    model.KeepFeatures(null);
                 int epochStart = 0;
                 for (int phaseIndex = 0; phaseIndex < options.Phases.Count; phaseIndex++)
                 {
@@ -149,7 +158,7 @@ public static partial class ProtoPNetTrainer
                 RestoredBest = restored,
                 ResumedFromEpoch = resumedFrom,
                 Seed = seed,
-                Skipped = reader.Skipped.ToArray(),
+                Skipped = reader.Skipped.Concat(reusedSkipped).DistinctBy(x => x.Index).ToArray(),
             };
         }
 
@@ -184,12 +193,13 @@ public static partial class ProtoPNetTrainer
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[g++] * factor;
 
                 // A frozen backbone's output is reused across epochs only when the images do not change between them
-                // and its BatchNorm normalizes with fixed statistics; the model's kept copy serves when it still matches.
-                if (!backboneTrains && cache is null && options.Augmentation is null && options.WarmBatchNorm == WarmBatchNorm.Frozen)
+                // and its BatchNorm normalizes with fixed statistics; a copy the model kept (checked at the run's start) serves first.
+                if (!backboneTrains && cache is null && CachesFrozenFeatures)
                 {
-                    if (model.KeptFeatures is { } kept && !kept.Matches(network, train)) model.KeepFeatures(null);   // stale, or another set
-                    cache = (options.FeatureCacheBytes > 0 ? model.TakeFeatures() : null) ?? FeatureCache.TryBuild(network, reader, train, options.EvaluationBatchSize,
-                        options.FeatureCacheBytes, model.ImageSize, model.Device, EpochProgress(epoch, phase), cancel);
+                    cache = model.TakeFeatures();   // kept by an earlier run; checked at this run's start
+                    if (cache is not null) reusedSkipped = cache.Skipped;   // this run reads no image: report what the cache left out
+                    else cache = FeatureCache.TryBuild(network, reader, train, options.EvaluationBatchSize, options.FeatureCacheBytes,
+                        model.ImageSize, model.Device, EpochProgress(epoch, phase), cancel);
                 }
                 var result = phase.PooledHead ? RunPooledEpoch(epoch, phase, optimizer) : RunEpoch(epoch, phase, optimizer, backboneTrains);
                 completed = epoch;
