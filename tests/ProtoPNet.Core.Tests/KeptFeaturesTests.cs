@@ -125,6 +125,16 @@ public class KeptFeaturesTests
         Assert.DoesNotContain(pushed.Prototypes, p => p.SourceIndex == 5);
     }
 
+    [Fact]
+    public void APooledHeadPhaseThatDoesNotTrainTheBackboneIsRefused()
+    {
+        // It would read cached features where it needs images.
+        using var model = TestData.Model(2);
+        var phase = TrainingPhase.Backbone(1) with { Groups = [new(ParameterGroup.AddOn, 1e-3, 0)] };
+        var e = Assert.Throws<ProtoPNetException>(() => ProtoPNetTrainer.Train(model, TestData.Images(8, 2, 16, seed: 3), null, Warm() with { Phases = [phase] }));
+        Assert.Equal("PooledHeadWithoutBackbone", e.ErrorId);
+    }
+
     /// <summary>A dataset whose item <paramref name="broken"/> fails to load, as a corrupt image file does.</summary>
     private sealed class OneBrokenItem(ImageDataset inner, int broken) : ImageDataset
     {

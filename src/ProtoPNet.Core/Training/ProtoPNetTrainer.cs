@@ -40,6 +40,9 @@ public static partial class ProtoPNetTrainer
             throw new ProtoPNetException("InvalidBatchSize", ErrorKind.InvalidArgument, "BatchSize must be at least 1.", options.BatchSize);
         if (options.Phases.Count == 0 || options.Phases.Any(p => p.Epochs < 0) || options.Phases.Sum(p => p.Epochs) == 0)
             throw new ProtoPNetException("NoEpochs", ErrorKind.InvalidArgument, "Nothing to train: give at least one warm or joint epoch.");
+        if (options.Phases.FirstOrDefault(p => p.PooledHead && !p.Trains(ParameterGroup.Backbone)) is { } pooled)
+            throw new ProtoPNetException("PooledHeadWithoutBackbone", ErrorKind.InvalidArgument,
+                $"Phase '{pooled.Name}' trains the pooled head, which only teaches the backbone: it must train the Backbone group.", pooled.Name);
         foreach (var g in options.Phases.SelectMany(p => p.Groups))
             if (!(g.LearningRate > 0) || g.WeightDecay < 0 || double.IsNaN(g.WeightDecay))
                 throw new ProtoPNetException("InvalidLearningRate", ErrorKind.InvalidArgument,
