@@ -184,54 +184,51 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
     }
 
     /// <summary>The latent features push kept for the last-layer stage (see <see cref="Model.LatentCache"/>); null when none.</summary>
-    public LatentCache? LatentCache { get; private set; }
+    public LatentCache? LatentCache => latentCache;
+    private LatentCache? latentCache;
 
     /// <summary>Replaces (and disposes) the kept latent features; null drops them.</summary>
-    public void KeepLatents(LatentCache? cache)
-    {
-        lock (SyncRoot)
-        {
-            if (ReferenceEquals(cache, LatentCache)) return;
-            LatentCache?.Dispose();
-            LatentCache = cache;
-        }
-    }
+    public void KeepLatents(LatentCache? cache) => Replace(ref latentCache, cache);
 
     /// <summary>
     /// The frozen backbone's output over the training set, kept from a training run that ended with the backbone frozen
     /// (see <see cref="FeatureCache"/>): push over that dataset, and a later run's frozen-backbone epochs, start from it
     /// while it matches the backbone. Null when none.
     /// </summary>
-    internal FeatureCache? KeptFeatures { get; private set; }
+    internal FeatureCache? KeptFeatures => keptFeatures;
+    private FeatureCache? keptFeatures;
 
     /// <summary>Replaces (and disposes) the kept backbone features; null drops them.</summary>
-    internal void KeepFeatures(FeatureCache? cache)
-    {
-        lock (SyncRoot)
-        {
-            if (ReferenceEquals(cache, KeptFeatures)) return;
-            KeptFeatures?.Dispose();
-            KeptFeatures = cache;
-        }
-    }
+    internal void KeepFeatures(FeatureCache? cache) => Replace(ref keptFeatures, cache);
 
     /// <summary>The kept backbone features, handed over to the caller (the model no longer holds them); null when none.</summary>
     internal FeatureCache? TakeFeatures()
     {
         lock (SyncRoot)
         {
-            var cache = KeptFeatures;
-            KeptFeatures = null;
+            var cache = keptFeatures;
+            keptFeatures = null;
             return cache;
+        }
+    }
+
+    /// <summary>Puts <paramref name="cache"/> in place of what <paramref name="kept"/> holds, disposing that unless it is the same.</summary>
+    private void Replace<T>(ref T? kept, T? cache) where T : class, IDisposable
+    {
+        lock (SyncRoot)
+        {
+            if (ReferenceEquals(cache, kept)) return;
+            kept?.Dispose();
+            kept = cache;
         }
     }
 
     public void Dispose()
     {
-        LatentCache?.Dispose();
-        LatentCache = null;
-        KeptFeatures?.Dispose();
-        KeptFeatures = null;
+        latentCache?.Dispose();
+        latentCache = null;
+        keptFeatures?.Dispose();
+        keptFeatures = null;
         Network.Dispose();
     }
 

@@ -96,9 +96,14 @@ public static partial class ProtoPNetTrainer
             try
             {
                 network.BackbonePrecision = options.Precision;
-                // Backbone features the model kept from an earlier run stay only if this run's frozen epochs can use them.
-                if (model.KeptFeatures is { } kept && !(CachesFrozenFeatures && kept.Bytes <= options.FeatureCacheBytes && kept.Matches(network, train)))
-                    model.KeepFeatures(null);
+                // Backbone features the model kept from an earlier run serve this run's frozen epochs when they can;
+                // otherwise they go. A run that reuses them reads no image: it reports the images they left out.
+                if (model.TakeFeatures() is { } kept)
+                {
+                    if (CachesFrozenFeatures && kept.Bytes <= options.FeatureCacheBytes && kept.Matches(network, train))
+                        (cache, reusedSkipped) = (kept, kept.Skipped);
+                    else kept.Dispose();
+                }
                 int epochStart = 0;
                 for (int phaseIndex = 0; phaseIndex < options.Phases.Count; phaseIndex++)
                 {
@@ -166,12 +171,7 @@ public static partial class ProtoPNetTrainer
         {
             ParameterGroups.SetTrainable(network, phase.Groups.Select(g => g.Group));
             bool backboneTrains = phase.Trains(ParameterGroup.Backbone);
-            if (backboneTrains)
-            {
-                // The backbone is about to change: frozen-backbone features, the run's and the model's, would be stale.
-                DisposeCache();
-                model.KeepFeatures(null);
-            }
+            if (backboneTrains) DisposeCache();   // the backbone is about to change: its cached output would be stale
             var groups = phase.Groups.Select(g => new Adam.ParamGroup(ParameterGroups.Of(network, g.Group).ToArray(),
                 g.LearningRate, 0.9, 0.999, 1e-8, g.WeightDecay, false, false)).ToList();
             // The auxiliary head learns at the backbone's rate, in the phases that train the backbone.
@@ -193,14 +193,10 @@ public static partial class ProtoPNetTrainer
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[g++] * factor;
 
                 // A frozen backbone's output is reused across epochs only when the images do not change between them
-                // and its BatchNorm normalizes with fixed statistics; a copy the model kept (checked at the run's start) serves first.
+                // and its BatchNorm normalizes with fixed statistics.
                 if (!backboneTrains && cache is null && CachesFrozenFeatures)
-                {
-                    cache = model.TakeFeatures();   // kept by an earlier run; checked at this run's start
-                    if (cache is not null) reusedSkipped = cache.Skipped;   // this run reads no image: report what the cache left out
-                    else cache = FeatureCache.TryBuild(network, reader, train, options.EvaluationBatchSize, options.FeatureCacheBytes,
+                    cache = FeatureCache.TryBuild(network, reader, train, options.EvaluationBatchSize, options.FeatureCacheBytes,
                         model.ImageSize, model.Device, EpochProgress(epoch, phase), cancel);
-                }
                 var result = phase.PooledHead ? RunPooledEpoch(epoch, phase, optimizer) : RunEpoch(epoch, phase, optimizer, backboneTrains);
                 completed = epoch;
                 results.Add(result);
