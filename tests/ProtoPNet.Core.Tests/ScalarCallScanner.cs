@@ -30,6 +30,15 @@ internal sealed class ScalarCallScanner
     /// <summary>Library methods that return a fresh Scalar (op_Implicit, ToScalar, ...): the caller must hold it.</summary>
     public HashSet<string> Makers { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Library types with a hazardous override of a virtual method → that override. A call through the base method
+    /// (<c>optimizer.step()</c> on an <c>Adam</c>) names the base in IL, so the call site alone does not show the hazard;
+    /// making an object of such a type does.
+    /// </summary>
+    public Dictionary<string, string> HazardousTypes { get; } = new(StringComparer.Ordinal);
+
+    private readonly List<(string Type, string Key)> virtuals = new();
+
     /// <summary>Adds a library assembly's hazardous methods to <see cref="Hazards"/>.</summary>
     public void AddLibrary(string path)
     {
@@ -43,8 +52,9 @@ internal sealed class ScalarCallScanner
                 var m = md.GetMethodDefinition(mh);
                 var key = Key(md, mh, out var returnType);
                 if (returnType == ScalarType && !IsPropertyGetter(md, m)) Makers.Add(key);
+                if ((m.Attributes & MethodAttributes.Virtual) != 0 && m.RelativeVirtualAddress != 0) virtuals.Add((TypeName(md, th), key));
                 if (m.RelativeVirtualAddress != 0)
-                    calls[key] = CallTargets(pe.GetMethodBody(m.RelativeVirtualAddress).GetILBytes()!).Select(t => Key(md, t, out _)).ToList();
+                    calls[key] = CallTargets(pe.GetMethodBody(m.RelativeVirtualAddress).GetILBytes()!).Select(t => Key(md, t.Handle, out _)).ToList();
             }
         }
         foreach (var k in Makers) Hazards.TryAdd(k, "returns a new Scalar");
@@ -79,6 +89,9 @@ internal sealed class ScalarCallScanner
             foreach (var c in cs)
                 if (Hazards.TryAdd(c, "calls " + h)) queue.Enqueue(c);
         }
+        foreach (var (type, key) in virtuals)
+            if (Hazards.ContainsKey(key)) HazardousTypes.TryAdd(type, key);
+        virtuals.Clear();
     }
 
     /// <summary>
@@ -98,11 +111,18 @@ internal sealed class ScalarCallScanner
             {
                 var m = md.GetMethodDefinition(mh);
                 if (m.RelativeVirtualAddress == 0) continue;
-                foreach (var t in CallTargets(pe.GetMethodBody(m.RelativeVirtualAddress).GetILBytes()!))
+                foreach (var (t, opCode) in CallTargets(pe.GetMethodBody(m.RelativeVirtualAddress).GetILBytes()!))
                 {
-                    var key = Key(md, t, out _);
+                    var key = Key(md, t, out var returnType);
                     if (Makers.Contains(key) || Hazards.ContainsKey(key))
                         found.Add($"{typeName}.{md.GetString(m.Name)} → {key}");
+                    // A new object (or a factory's) of a library type whose override is a hazard: its virtual calls are.
+                    // A derived type's call of its base constructor is not: the derived type decides what it overrides.
+                    bool constructor = key.Contains("::.ctor(", StringComparison.Ordinal);
+                    if (constructor && opCode != OpCodes.Newobj.Value) continue;
+                    string made = constructor ? key[..key.IndexOf("::", StringComparison.Ordinal)] : returnType;
+                    if (HazardousTypes.TryGetValue(made, out var hazard))
+                        found.Add($"{typeName}.{md.GetString(m.Name)} → makes a {made}, whose {hazard} is a hazard");
                 }
             }
         }
@@ -119,10 +139,10 @@ internal sealed class ScalarCallScanner
     private static bool IsPropertyGetter(MetadataReader md, MethodDefinition m) =>
         (m.Attributes & MethodAttributes.SpecialName) != 0 && md.GetString(m.Name).StartsWith("get_", StringComparison.Ordinal);
 
-    /// <summary>Targets of call, callvirt, newobj, ldftn and ldvirtftn (a method group passed as a delegate).</summary>
-    private static IEnumerable<EntityHandle> CallTargets(byte[] il)
+    /// <summary>Targets of call, callvirt, newobj, ldftn and ldvirtftn (a method group passed as a delegate), with the opcode.</summary>
+    private static IEnumerable<(EntityHandle Handle, short OpCode)> CallTargets(byte[] il)
     {
-        var result = new List<EntityHandle>();
+        var result = new List<(EntityHandle, short)>();
         int i = 0;
         while (i < il.Length)
         {
@@ -131,7 +151,7 @@ internal sealed class ScalarCallScanner
             i += twoByte ? 2 : 1;
             var op = OpCodesByValue[value];
             if (op.OperandType == OperandType.InlineMethod)
-                result.Add(MetadataTokens.EntityHandle(BitConverter.ToInt32(il, i)));
+                result.Add((MetadataTokens.EntityHandle(BitConverter.ToInt32(il, i)), value));
             i += op.OperandType switch
             {
                 OperandType.InlineNone => 0,

@@ -68,7 +68,7 @@ public sealed class BatchReader
             {
                 cancel.ThrowIfCancellationRequested();
                 var batch = MakeBatch(chunk, pass, cancel);
-                if (batch is not null) yield return ToDevice(batch, device);
+                if (batch is not null) yield return ToDevice(AttachToCurrentScope(batch), device);
             }
             yield break;
         }
@@ -111,14 +111,7 @@ public sealed class BatchReader
             while (channel.Reader.WaitToReadAsync(cancel).AsTask().GetAwaiter().GetResult())
             {
                 if (!channel.Reader.TryRead(out var batch)) continue;
-                // Made on the decoding thread, the tensors belong to no dispose scope: give them to the caller's current
-                // one, as if they had been made here (disposing the batch as well stays harmless).
-                if (torch.CurrentDisposeScope is { } scope)
-                {
-                    scope.Attach(batch.Images);
-                    scope.Attach(batch.Labels);
-                }
-                yield return ToDevice(batch, device);
+                yield return ToDevice(AttachToCurrentScope(batch), device);
             }
         }
         finally
@@ -128,6 +121,20 @@ public sealed class BatchReader
             try { producer.Wait(); } catch (AggregateException) { }
             while (channel.Reader.TryRead(out var left)) left.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Gives a batch's tensors (made in a scope of their own and detached from it, on whichever thread) to the caller's
+    /// current dispose scope, as if they had been made here; disposing the batch as well stays harmless.
+    /// </summary>
+    private static Batch AttachToCurrentScope(Batch batch)
+    {
+        if (torch.CurrentDisposeScope is { } scope)
+        {
+            scope.Attach(batch.Images);
+            scope.Attach(batch.Labels);
+        }
+        return batch;
     }
 
     private static IEnumerable<int[]> Chunks(IReadOnlyList<int> order, int batchSize)
@@ -152,6 +159,9 @@ public sealed class BatchReader
     /// <summary>A normalized CPU batch of the items of <paramref name="chunk"/> that load; null when none does.</summary>
     private Batch? MakeBatch(int[] chunk, int pass, CancellationToken cancel)
     {
+        // Every tensor made here is held by this scope until its native calls return, on the decoding thread as well
+        // (docs/performance.md, "Object lifetimes"); the batch's own two are detached in Finish.
+        using var scope = torch.NewDisposeScope();
         if (dataset is IInMemoryDataset { IsInMemory: true } memory && Augmentation is null)
         {
             using var raw = memory.LoadBatch(chunk, imageSize);
@@ -196,8 +206,8 @@ public sealed class BatchReader
 
     private Batch Finish(Tensor raw, int[] indices)
     {
-        var images = Normalize.Apply(raw, normalization);
-        var labels = torch.tensor(indices.Select(i => (long)dataset.LabelOf(i)).ToArray());
+        var images = Normalize.Apply(raw, normalization).DetachFromDisposeScope();
+        var labels = torch.tensor(indices.Select(i => (long)dataset.LabelOf(i)).ToArray()).DetachFromDisposeScope();
         return new Batch(images, labels, indices);
     }
 

@@ -87,8 +87,8 @@ public sealed class IdxDataset : ImageDataset, IInMemoryDataset
 
     public override Image<Rgb24> LoadOriginal(int index)
     {
-        using var item = pixels[index];
-        var grey = item.data<byte>().ToArray();
+        byte[] grey;
+        using (torch.NewDisposeScope()) grey = pixels[index].data<byte>().ToArray();
         var rgb = new byte[grey.Length * 3];
         for (int i = 0; i < grey.Length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = grey[i];
         return Image.LoadPixelData<Rgb24>(rgb, ImageWidth, ImageHeight);

@@ -30,6 +30,19 @@ public sealed record ImageGeometry(int OriginalWidth, int OriginalHeight, int Cr
 public sealed record LoadedImage(Tensor Pixels, ImageGeometry Geometry) : IDisposable
 {
     public void Dispose() => Pixels.Dispose();
+
+    /// <summary>
+    /// Runs <paramref name="load"/> inside a dispose scope of its own, so that every temporary tensor of the decoding is
+    /// held until its native calls return, on whichever thread (docs/performance.md, "Object lifetimes"); the image's
+    /// pixels are detached from it and belong to the caller.
+    /// </summary>
+    public static LoadedImage Held(Func<LoadedImage> load)
+    {
+        using var scope = NewDisposeScope();
+        var loaded = load();
+        loaded.Pixels.DetachFromDisposeScope();
+        return loaded;
+    }
 }
 
 /// <summary>
@@ -89,6 +102,7 @@ public abstract class ImageDataset
     /// </summary>
     public virtual (byte[] Rgb, ImageGeometry Geometry) LoadRgb(int index, int size)
     {
+        using var scope = NewDisposeScope();
         using var loaded = Load(index, size);
         using var image = ImageDecoder.FromTensor(loaded.Pixels);
         return (ImageDecoder.ToBytes(image), loaded.Geometry);

@@ -126,13 +126,13 @@ public sealed class Explainer
         var files = Enumerable.Range(0, batch.Count).Where(i => batch[i].Dataset is null).ToArray();
         Parallel.ForEach(files, new ParallelOptions { CancellationToken = cancel, MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
         {
-            try { images[i] = ImageDecoder.Load(batch[i].ImagePath, size); }
+            try { images[i] = LoadedImage.Held(() => ImageDecoder.Load(batch[i].ImagePath, size)); }
             catch (ProtoPNetException e) { errors[i] = e; }
         });
         for (int i = 0; i < batch.Count; i++)
         {
             if (batch[i].Dataset is not { } dataset) continue;
-            try { images[i] = dataset.Load(batch[i].Index, size); }
+            try { images[i] = LoadedImage.Held(() => dataset.Load(batch[i].Index, size)); }
             catch (ProtoPNetException e) { errors[i] = e; }
         }
     }

@@ -72,7 +72,7 @@ internal sealed class PrototypePictures
             if (File.Exists(provenance.SourceImage)) return ImageDecoder.DecodeRgb(provenance.SourceImage);
             if (pushDataset is not null && IndexInPushDataset(provenance) is int index)
             {
-                using var item = pushDataset.Load(index, imageSize);
+                using var item = LoadedImage.Held(() => pushDataset.Load(index, imageSize));
                 box = box.ToInput(item.Geometry);
                 return Pictures.FromChw(item.Pixels.data<float>().ToArray(), imageSize);
             }

@@ -79,6 +79,8 @@ public static class LastLayerOptimizer
         var clock = Stopwatch.StartNew();
         lock (model.SyncRoot)
         {
+            // Everything this stage makes is temporary (the solution is copied into the last layer): one scope holds it.
+            using var stage = NewDisposeScope();
             var network = model.Network;
             var (similarities, labels) = SimilarityVectors(model, dataset, options.FeatureBatchSize, progress, cancel, out bool fromPushLatents);
             using (similarities)
@@ -211,10 +213,12 @@ public static class LastLayerOptimizer
     public static SolveResult AdamPasses(Tensor similarities, Tensor labels, Tensor mask, Tensor initial, LastLayerOptions options,
         IProgress<StageProgress>? progress, CancellationToken cancel)
     {
+        using var stage = NewDisposeScope();
         var s = similarities.to(ScalarType.Float32);
         var m32 = mask.to(ScalarType.Float32);
         var weight = new Parameter(initial.to(ScalarType.Float32).clone());
-        using var optimizer = new Adam([weight], options.LearningRate, 0.9, 0.999, 1e-8, 0, false, false);
+        // FusedAdam, not TorchSharp's Adam: the latter's step makes Scalars nothing holds (docs/performance.md, "Object lifetimes").
+        using var optimizer = new FusedAdam([new Adam.ParamGroup([weight], options.LearningRate, 0.9, 0.999, 1e-8, 0, false, false)], options.LearningRate);
         long n = s.shape[0];
         var random = new Random(options.Seed ?? 0);
         int steps = 0;
@@ -243,7 +247,7 @@ public static class LastLayerOptimizer
             using (var value = LastLayerSolver.SmoothValue(similarities, labels, w)) ce = value.item<double>();
             double penalty = LastLayerSolver.Penalty(w, mask);
             double optimality = LastLayerSolver.Optimality(similarities, labels, w, mask, options.Lambda);
-            return new SolveResult(w, ce + options.Lambda * penalty, ce, penalty, optimality, steps, optimality <= options.Tolerance, "Adam");
+            return new SolveResult(w.MoveToOuterDisposeScope(), ce + options.Lambda * penalty, ce, penalty, optimality, steps, optimality <= options.Tolerance, "Adam");
         }
         finally
         {

@@ -42,8 +42,11 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
         // The authors initialize prototypes uniform in [0, 1): the add-on output is a sigmoid, so they start inside its range.
         prototype_vectors = new Parameter(torch.rand(m, architecture.PrototypeDepth, architecture.PrototypeSize, architecture.PrototypeSize));
         last_layer = Linear(m, classCount, hasBias: false);
-        prototype_class_identity = torch.zeros(m, classCount);
-        for (int j = 0; j < m; j++) prototype_class_identity[j, prototypeClass[j]] = 1f;
+        // Built from an array: an indexer assignment per prototype would convert each 1f to a Tensor that nothing holds
+        // during the native call (docs/performance.md, "Object lifetimes").
+        var identity = new float[m * classCount];
+        for (int j = 0; j < m; j++) identity[j * classCount + prototypeClass[j]] = 1f;
+        prototype_class_identity = torch.tensor(identity, [m, classCount]);
         similarity = architecture.Similarity;
         epsilon = architecture.Epsilon;
         RegisterComponents();
@@ -63,6 +66,7 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
     public void SetLastLayerIncorrectConnection(double incorrect)
     {
         using var _ = torch.no_grad();
+        using var scope = NewDisposeScope();
         var positive = prototype_class_identity.t();
         last_layer.weight!.copy_(positive.Add(positive.RSub(1).Mul(incorrect)));
     }

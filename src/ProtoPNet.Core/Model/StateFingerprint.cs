@@ -17,7 +17,8 @@ internal static class StateFingerprint
             foreach (var (name, tensor) in module.state_dict())
             {
                 hash.AppendData(System.Text.Encoding.UTF8.GetBytes(prefix + name));
-                using var cpu = tensor.detach().cpu().contiguous();
+                using var scope = torch.NewDisposeScope();   // holds detach() and cpu() while contiguous() reads them
+                var cpu = tensor.detach().cpu().contiguous();
                 hash.AppendData(cpu.bytes);
             }
         }

@@ -51,7 +51,7 @@ public static partial class PyTorchStateDictImport
                 throw new ProtoPNetException("ClassCountMismatch", ErrorKind.InvalidArgument,
                     $"{classNames.Count} class names were given; the state dict's last layer has {classes} classes.", path);
             int[] prototypeClass = state.TryGetValue("prototype_class_identity", out var identity)
-                ? Enumerable.Range(0, m).Select(j => (int)identity[j].argmax().item<long>()).ToArray()
+                ? ClassOfEachRow(identity)
                 : Enumerable.Range(0, m).Select(j => j / Math.Max(1, m / classes)).ToArray(); // the authors' layout: class-major blocks
 
             var model = ProtoPNetModel.FromParts(architecture, classNames, prototypeClass);
@@ -86,6 +86,13 @@ public static partial class PyTorchStateDictImport
         {
             foreach (var t in state.Values) t.Dispose();
         }
+    }
+
+    /// <summary>The class each prototype belongs to: the column of the one in its row of the one-hot identity [m, K].</summary>
+    private static int[] ClassOfEachRow(Tensor identity)
+    {
+        using var scope = NewDisposeScope();
+        return identity.argmax(1).to(ScalarType.Int64).data<long>().Select(c => (int)c).ToArray();
     }
 
     private static Dictionary<string, Tensor> Unpickle(string path)

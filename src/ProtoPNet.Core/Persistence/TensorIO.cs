@@ -8,7 +8,8 @@ internal static class TensorIO
 {
     public static void Write(BinaryWriter writer, string name, Tensor tensor)
     {
-        using var cpu = tensor.detach().cpu().contiguous();
+        using var scope = NewDisposeScope();   // holds detach() and cpu() while contiguous() reads them
+        var cpu = tensor.detach().cpu().contiguous();
         writer.Write(name);
         writer.Write((byte)cpu.dtype);
         writer.Write((byte)cpu.ndim);
@@ -26,7 +27,8 @@ internal static class TensorIO
         var shape = new long[ndim];
         for (int i = 0; i < ndim; i++) shape[i] = reader.ReadInt64();
         long length = reader.ReadInt64();
-        var tensor = torch.empty(shape, dtype);
+        using var scope = NewDisposeScope();
+        var tensor = torch.empty(shape, dtype).DetachFromDisposeScope();   // the caller's
         if (length != tensor.ElementSize * tensor.numel())
         {
             tensor.Dispose();

@@ -126,7 +126,10 @@ public static partial class PrototypePush
                 progress?.Report(new StageProgress(seen, dataset.Count, features is null ? "Searching nearest patches" : "Searching nearest patches (kept backbone features)"));
             }
             var distanceHost = bestDistance.cpu().data<double>().ToArray();
-            (Tensor, Tensor)? latents = latentParts is { Count: > 0 } ? (torch.cat(latentParts, 0), torch.cat(labelParts, 0)) : null;
+            // The latents outlive any scope of the caller's: the model keeps them for the last layer (LatentCache).
+            (Tensor, Tensor)? latents = latentParts is { Count: > 0 }
+                ? (torch.cat(latentParts, 0).DetachFromDisposeScope(), torch.cat(labelParts, 0).DetachFromDisposeScope())
+                : null;
             return new ScanResult
             {
                 Latents = latents,

@@ -32,6 +32,8 @@ public static partial class PrototypePush
             {
                 using var _ = torch.no_grad();
                 using var inference = InferenceScope.Begin(model);
+                // Holds every temporary of the stage; what the model keeps (its latent cache) is detached where it is made.
+                using var stage = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
                 long[]? before = options.ComparisonDataset is null ? null
                     : ModelEvaluator.Predict(model, options.ComparisonDataset, 100, cancel).Predicted;

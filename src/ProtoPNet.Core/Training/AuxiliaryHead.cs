@@ -48,8 +48,14 @@ internal sealed class AuxiliaryHead : IDisposable
         return nn.functional.cross_entropy(logits, labels);
     }
 
-    public float[] WeightValues() => linear.weight!.detach().cpu().data<float>().ToArray();
-    public float[] BiasValues() => linear.bias!.detach().cpu().data<float>().ToArray();
+    public float[] WeightValues() => Values(linear.weight!);
+    public float[] BiasValues() => Values(linear.bias!);
+
+    private static float[] Values(Tensor t)
+    {
+        using var scope = torch.NewDisposeScope();
+        return t.detach().cpu().data<float>().ToArray();
+    }
 
     public void Dispose() => linear.Dispose();
 }

@@ -17,6 +17,7 @@ public sealed class NetworkState : IDisposable
     public static NetworkState Capture(nn.Module module)
     {
         using var _ = torch.no_grad();
+        using var scope = NewDisposeScope();   // holds the detach() temporaries through clone() (docs/performance.md, "Object lifetimes")
         var copy = new Dictionary<string, Tensor>();
         foreach (var (name, t) in module.state_dict()) copy[name] = t.detach().clone().DetachFromDisposeScope();
         return new NetworkState(copy);
@@ -28,6 +29,7 @@ public sealed class NetworkState : IDisposable
     public void Restore(nn.Module module)
     {
         using var _ = torch.no_grad();
+        using var scope = NewDisposeScope();
         foreach (var (name, target) in module.state_dict())
         {
             if (!tensors.TryGetValue(name, out var source) || !source.shape.SequenceEqual(target.shape))

@@ -169,6 +169,10 @@ public static partial class ProtoPNetTrainer
 
         private void RunPhase(TrainingPhase phase, int phaseIndex, int epochStart, ref int completed, byte[]? optimizerState)
         {
+            // The phase's tensors (the optimizer's state among them) live in this scope, each epoch's in the one below;
+            // what outlives them (the best weights, the feature cache) is detached where it is made. No tensor of a run is
+            // made outside a scope (docs/performance.md, "Object lifetimes").
+            using var phaseScope = NewDisposeScope();
             ParameterGroups.SetTrainable(network, phase.Groups.Select(g => g.Group));
             bool backboneTrains = phase.Trains(ParameterGroup.Backbone);
             if (backboneTrains) DisposeCache();   // the backbone is about to change: its cached output would be stale
@@ -185,6 +189,7 @@ public static partial class ProtoPNetTrainer
             for (int phaseEpoch = completed - epochStart; phaseEpoch < phase.Epochs; phaseEpoch++)
             {
                 cancel.ThrowIfCancellationRequested();
+                using var epochScope = NewDisposeScope();
                 int epoch = epochStart + phaseEpoch + 1;
                 double factor = phase.LearningRateFactor(phaseEpoch);
                 int g = 0;

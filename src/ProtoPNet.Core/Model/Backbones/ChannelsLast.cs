@@ -19,7 +19,8 @@ public static class ChannelsLast
     {
         if (channelsLast ? Has(t) : t.is_contiguous()) return;
         using var _ = no_grad();
-        using var copy = channelsLast ? Strides(t) : t.contiguous();
+        using var scope = NewDisposeScope();   // Strides' intermediate views live until the copy is made
+        var copy = channelsLast ? Strides(t) : t.contiguous();
         var result = t.set_(copy);
         if (!ReferenceEquals(result, t)) result.Dispose();   // TorchSharp returns the tensor itself; anything else is a second handle
     }

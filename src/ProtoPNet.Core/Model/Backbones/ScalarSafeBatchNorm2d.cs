@@ -28,7 +28,7 @@ public sealed class ScalarSafeBatchNorm2d : nn.Module<Tensor, Tensor>
         bias = new Parameter(zeros(features));
         running_mean = zeros(features);
         running_var = ones(features);
-        num_batches_tracked = zeros(1, dtype: ScalarType.Int64).squeeze();
+        num_batches_tracked = zeros(Array.Empty<long>(), dtype: ScalarType.Int64);   // 0-dim, as PyTorch's
         RegisterComponents();
     }
 
