@@ -126,7 +126,7 @@ try {
     [TorchSharp.torch]::set_num_threads(1)
     $imageThreads = [ProtoPNet.Data.ImageDecoder]::Configuration.MaxDegreeOfParallelism
     [ProtoPNet.Data.ImageDecoder]::Configuration.MaxDegreeOfParallelism = 1   # ImageSharp would otherwise resize on all cores
-    $reader = [ProtoPNet.Data.BatchReader]::new($ds, 224, [ProtoPNet.Model.ImageNormalization]::ImageNet)
+    $reader = [ProtoPNet.Data.BatchReader]::new($ds, 224, [ProtoPNet.Data.ImageNormalization]::ImageNet)
     $reader.DecodeWorkers = 1
     $reader.PrefetchBatches = 0
     $order = [int[]](0..($ds.Count - 1))
@@ -148,7 +148,7 @@ try {
     $sw = [Diagnostics.Stopwatch]::StartNew()
     $idx = Import-ProtoPNetDataset -LiteralPath $idxPath
     $open = $sw.Elapsed.TotalSeconds
-    $reader = [ProtoPNet.Data.BatchReader]::new($idx, 28, [ProtoPNet.Model.ImageNormalization]::ImageNet)
+    $reader = [ProtoPNet.Data.BatchReader]::new($idx, 28, [ProtoPNet.Data.ImageNormalization]::ImageNet)
     $sw.Restart()
     $cpu0 = (Get-CpuSeconds)
     $n = 0

@@ -1,6 +1,6 @@
 <#
 .SYNOPSIS
-    Figures for README "Past one machine": Get-Explanation rows/s on one process vs shards on N loopback SSH sessions
+    Figures for docs/benchmarks.md (README "Past one machine"): Get-Explanation rows/s on one process vs shards on N loopback SSH sessions
     (Invoke-DistributedExplanation.ps1), session start-up, the time to ship a resnet18 model file to a session
     (Copy-Item -ToSession), and the module package's size. Median, min and max of -Repeats runs, with the load average.
 .DESCRIPTION

@@ -10,7 +10,7 @@
     convolutions, timed alone), 'Proto+last %' (distances, min-pool, similarity and last layer: the head timed alone
     less the add-on), 'Whole-Backbone %' (the whole forward over the backbone alone, minus one), and the whole forward
     inside an inference scope, as Test-ProtoPNet, push and the last layer run it (BatchNorm folded into the
-    convolutions, weights prepared once: docs/architecture.md, "Inference weights"): 'In scope img/s' and 'Scope gain %'
+    convolutions, weights prepared once: docs/performance.md, "Inference weights"): 'In scope img/s' and 'Scope gain %'
     (from CPU time, over the unscoped forward). Then the time a fresh
     pwsh takes to import the module (and to build its first model, which loads libtorch), and the size of an exported
     resnet18 model with 200 classes. Build the module first: dotnet pwsh ./build.ps1

@@ -7,7 +7,7 @@
     one model (untrained: memory does not depend on what the weights learned) and reads /proc/self after every pass:
     VmRSS, minor page faults and system CPU time. The verdict compares the resident set at the end of the middle pass
     with the end of the last one: the growth of the second half, per 1,000 images. A first-passes rise followed by a
-    plateau is the C allocator reaching its working size (docs/architecture.md, "Native settings"); growth that goes
+    plateau is the C allocator reaching its working size (docs/performance.md, "Native settings"); growth that goes
     on pass after pass is a leak or unbounded fragmentation.
     Linux only (/proc). Run it alone after './build.ps1' from the repository root:
         dotnet pwsh -File scripts/bench-memory.ps1 [-Workload Test|Explain] [-Passes 20] [-Count 2000]

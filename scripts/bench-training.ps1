@@ -24,7 +24,7 @@
     figures scaled to this machine by PyTorch today ÷ PyTorch in the reference table (training figures by the train
     step's factor, the forward-dominated ones — warm, inference, push, last layer — by inference's), with the ratios
     against those. Before the first round an untimed warm-up epoch and test pass let the C allocator reach its working
-    size (docs/architecture.md, "Native settings"), which would otherwise slow the first round's figures.
+    size (docs/performance.md, "Native settings"), which would otherwise slow the first round's figures.
     Run it alone: two torch processes on 2 cores slow each other down many times over.
 .EXAMPLE
     dotnet pwsh -File scripts/bench-training.ps1 -Accuracy
@@ -102,7 +102,7 @@ function Measure-Stages([int] $perClass, $train, $lastLayerTrain) {
     # The authors run 5 warm epochs: one cache build, then five epochs from the cache.
     $r.WarmImagesPerSecond = [math]::Round(5 * $train.Count / ($cacheBuild + 5 * $train.Count / $warm[-1].ImagesPerSecond), 1)
     # Push right after that warm-only training: the model kept the frozen backbone's output over $train, so the exact
-    # push runs only the add-on over it (docs/architecture.md, "Feature cache"). It moves the prototypes before the
+    # push runs only the add-on over it (docs/performance.md, "Feature cache"). It moves the prototypes before the
     # epochs below, whose speed does not depend on where they lie; the joint epoch drops the kept features.
     $kept = $model | Invoke-PrototypePush -Dataset $train -BatchSize 75
     if (-not $kept.FromKeptFeatures) { throw 'The push after warm-only training did not start from the kept backbone features.' }

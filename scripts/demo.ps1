@@ -11,6 +11,10 @@
     authors' 1e-4 for a pretrained backbone, with batches of 32 (more steps on a small set) and the StepLR
     decay after 15 joint epochs instead of 5; the loss, the other learning rates, push and the last-layer
     problem are the authors'.
+
+    Stage 1 writes a checkpoint after every epoch to <OutputDirectory>/checkpoints. If the run is stopped or the host
+    process dies, run it again with -Resume: stage 1 continues after its last completed epoch, exactly as an
+    uninterrupted run would, and the later stages (seconds each) run again.
 #>
 [CmdletBinding()]
 param(
@@ -20,7 +24,9 @@ param(
     [int] $Epochs = 30,
     [int] $CycleEpochs = 3,
     [int] $BatchSize = 32,
-    [double] $BackboneLearningRate = 3e-3
+    [double] $BackboneLearningRate = 3e-3,
+    # Continue stage 1 from the checkpoint a stopped or crashed run left (a fresh start when there is none).
+    [switch] $Resume
 )
 $ErrorActionPreference = 'Stop'
 $clock = [Diagnostics.Stopwatch]::StartNew()
@@ -48,7 +54,7 @@ function Measure-Stage([string] $stage) {
 Step "Stage 1: $WarmEpochs warm + $Epochs joint epochs (CE + 0.8·Clst − 0.08·Sep + 1e-4·L1, Adam)"
 $model | Start-ProtoPNetTraining -Dataset $train -ValidationDataset $validation -WarmEpochs $WarmEpochs -Epochs $Epochs `
     -BatchSize $BatchSize -BackboneLearningRate $BackboneLearningRate -StepSize 15 -Seed $Seed `
-    -CheckpointDirectory (Join-Path $OutputDirectory 'checkpoints') |
+    -CheckpointDirectory (Join-Path $OutputDirectory 'checkpoints') -Resume:$Resume |
     Format-Table | Out-Host
 Measure-Stage 'after training'
 

@@ -10,7 +10,7 @@
     export/import round trips) runs under each GC pressure in turn:
       None       the runtime's defaults;
       Gen0       DOTNET_GCgen0size=0x80000 (a collection every 512 KB allocated) and DOTNET_gcConcurrent=0;
-      Collector  a thread that runs GC.Collect() and the pending finalizers every -CollectorIntervalMs.
+      Collector  a thread that runs GC.Collect() and the pending finalizers back to back (or every -CollectorIntervalMs).
     A child that dies writes a heap dump (DOTNET_DbgEnableMiniDump) under -OutputDirectory/dumps; the harness reads the
     crashing thread's managed stack from it with dotnet-dump (a local dotnet tool: 'dotnet tool restore').
     Build first: dotnet pwsh ./build.ps1
@@ -22,12 +22,13 @@
 [CmdletBinding()]
 param(
     [ValidateRange(1, 100000)] [double] $Minutes = 10,
-    [ValidateSet('Demo', 'Resume', 'Cycles', 'Explain', 'Interpretability', 'ExportImport')]
-    [string[]] $Kind = @('Demo', 'Resume', 'Cycles', 'Explain', 'Interpretability', 'ExportImport'),
+    [ValidateSet('Demo', 'Resume', 'Checkpoints', 'EpochBoundaries', 'Cycles', 'Explain', 'Interpretability', 'ExportImport')]
+    [string[]] $Kind = @('Demo', 'EpochBoundaries', 'Checkpoints', 'Resume', 'Cycles', 'Explain', 'Interpretability', 'ExportImport'),
     [ValidateSet('None', 'Gen0', 'Collector')] [string[]] $GcPressure = @('Collector', 'Gen0', 'None'),
-    [ValidateRange(0, 10000)] [int] $CollectorIntervalMs = 1,
+    # Milliseconds the collector thread sleeps between forced collections (0: back to back).
+    [ValidateRange(0, 10000)] [int] $CollectorIntervalMs = 0,
     [string] $OutputDirectory = (Join-Path $PSScriptRoot '../out/soak'),
-    # Extra environment variables for every child (e.g. @{ PROTOPNET_NO_NNPACK_SWITCH = '1' }), to soak with a suspect off.
+    # Extra environment variables for every child (e.g. @{ PROTOPNET_KEEP_NNPACK = '1' }), to soak with a suspect off.
     [hashtable] $Environment = @{},
     [switch] $KeepWork
 )
@@ -87,17 +88,17 @@ while ((Get-Date) -lt $deadline) {
     $c = $combinations[$next++ % $combinations.Count]
     $number = $runs.Count + 1
     $work = Join-Path $OutputDirectory "work/$number"
-    $environment = @{
+    $childEnvironment = @{
         NO_COLOR = '1'
         DOTNET_DbgEnableMiniDump = '1'
         DOTNET_DbgMiniDumpType = '2'                      # heap: managed objects and native stacks
         DOTNET_DbgMiniDumpName = (Join-Path $dumps 'soak-%p.dmp')
     } + $pressures[$c.Pressure] + $Environment
     $arguments = @('-Kind', $c.Kind, '-FixtureDirectory', $fixtures, '-WorkDirectory', $work,
-        '-CollectorIntervalMs', $(if ($c.Pressure -eq 'Collector') { $CollectorIntervalMs } else { 0 }))
+        '-CollectorIntervalMs', $(if ($c.Pressure -eq 'Collector') { $CollectorIntervalMs } else { -1 }))
     $log = Join-Path $logs ('{0:d3}-{1}-{2}.log' -f $number, $c.Kind, $c.Pressure)
     Write-Host ('[{0:HH:mm:ss}] run {1}: {2} under {3}' -f (Get-Date), $number, $c.Kind, $c.Pressure)
-    $r = Invoke-Child (Join-Path $PSScriptRoot 'soak/Invoke-SoakWork.ps1') $arguments $environment $log
+    $r = Invoke-Child (Join-Path $PSScriptRoot 'soak/Invoke-SoakWork.ps1') $arguments $childEnvironment $log
     $signal = if ($r.ExitCode -gt 128) { $r.ExitCode - 128 } else { $null }
     $dump = Join-Path $dumps "soak-$($r.Pid).dmp"
     $outcome = if ($r.ExitCode -eq 0) { 'ok' } elseif ($signal) { "crash (signal $signal)" } else { "failed (exit $($r.ExitCode))" }

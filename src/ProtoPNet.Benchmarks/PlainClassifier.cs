@@ -6,6 +6,7 @@ using ProtoPNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using ProtoPNet.Optimization;
 
 namespace ProtoPNet.Benchmarks;
 

@@ -4,6 +4,7 @@ using ProtoPNet.Model.Backbones;
 using ProtoPNet.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using ProtoPNet.Optimization;
 
 namespace ProtoPNet.Benchmarks;
 

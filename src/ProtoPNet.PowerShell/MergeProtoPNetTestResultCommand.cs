@@ -1,6 +1,6 @@
 using System.Collections;
 using System.Management.Automation;
-using ProtoPNet.Training;
+using ProtoPNet.Evaluation;
 
 namespace ProtoPNet.PowerShell;
 

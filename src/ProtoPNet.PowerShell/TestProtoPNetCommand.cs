@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using ProtoPNet.Data;
 using ProtoPNet.Model;
-using ProtoPNet.Training;
+using ProtoPNet.Evaluation;
 
 namespace ProtoPNet.PowerShell;
 

@@ -4,6 +4,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
 using static TorchSharp.torch;
+using ProtoPNet.Optimization;
 
 namespace ProtoPNet.Tests;
 

@@ -1,8 +1,8 @@
-using ProtoPNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
 using static TorchSharp.torch;
+using ProtoPNet.Optimization;
 
 namespace ProtoPNet.Tests;
 

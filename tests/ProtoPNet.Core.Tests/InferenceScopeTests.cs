@@ -1,9 +1,10 @@
+using ProtoPNet.Runtime;
 using ProtoPNet.Model;
 using ProtoPNet.Model.Backbones;
-using ProtoPNet.Training;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
+using ProtoPNet.Evaluation;
 
 namespace ProtoPNet.Tests;
 
@@ -115,7 +116,7 @@ public sealed class InferenceScopeTests
         var network = model.Network;
         network.train();
         // A plain gradient step through ScalarMath: TorchSharp's own optimizers make Scalars nothing holds during the
-        // native call (docs/architecture.md, "Scalars"), which can crash the test host.
+        // native call (docs/performance.md, "Scalars"), which can crash the test host.
         using (var output = network.forward(images))
             nn.functional.cross_entropy(output.Logits, labels).backward();
         using (no_grad())

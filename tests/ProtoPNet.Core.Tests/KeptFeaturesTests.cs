@@ -1,3 +1,4 @@
+using ProtoPNet.Runtime;
 using ProtoPNet.Data;
 using ProtoPNet.Model;
 using ProtoPNet.Projection;

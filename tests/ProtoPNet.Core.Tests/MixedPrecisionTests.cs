@@ -36,7 +36,7 @@ public sealed class MixedPrecisionTests
     [InlineData("resnet18", 64)]
     [InlineData("smallcnn", 28)]
     [InlineData("resnet50", 32)]      // its wide 1×1 convolutions killed the process in bfloat16 before they ran as a GEMM
-    [InlineData("densenet121", 32)]   // likewise (docs/architecture.md, "Channels-last")
+    [InlineData("densenet121", 32)]   // likewise (docs/performance.md, "Channels-last")
     public void BFloat16FeaturesAreWithinBFloat16PrecisionOfFloat32(string backbone, int size)
     {
         using var model = ProtoPNetModel.Create(new ProtoPNetArchitecture { Backbone = backbone, ImageSize = size }, ["a", "b"], 1, seed: 3);

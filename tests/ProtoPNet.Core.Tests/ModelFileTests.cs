@@ -1,3 +1,4 @@
+using ProtoPNet.Runtime;
 using ProtoPNet.Model;
 using ProtoPNet.Persistence;
 using TorchSharp;

@@ -1,10 +1,11 @@
+using ProtoPNet.Runtime;
 using ProtoPNet.Model;
-using ProtoPNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using ProtoPNet.Optimization;
 
 namespace ProtoPNet.Tests;
 
@@ -40,7 +41,7 @@ public class NativeAllocatorTests(ITestOutputHelper output)
         var network = model.Network;
         network.train();
         // The trainer's optimizer: TorchSharp's Adam makes Scalars nothing holds during the native call, which can crash
-        // the test host (docs/architecture.md, "Scalars"); so would `arange(64) % 10`.
+        // the test host (docs/performance.md, "Scalars"); so would `arange(64) % 10`.
         using var optimizer = new FusedAdam([new Adam.ParamGroup(network.parameters(), new Adam.Options { LearningRate = 1e-3 })], 1e-3);
         using var images = torch.rand(64, 3, 28, 28, generator: new Generator(7));
         using var labels = torch.tensor(Enumerable.Range(0, 64).Select(i => (long)(i % 10)).ToArray());

@@ -4,6 +4,7 @@ using ProtoPNet.Projection;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
+using ProtoPNet.Evaluation;
 
 namespace ProtoPNet.Tests;
 
@@ -148,7 +149,7 @@ public class PushTests : IDisposable
         Assert.Empty(Directory.GetFiles(directory, "*.tmp", SearchOption.AllDirectories));   // every picture was renamed into place
         Assert.Equal(6, result.ComparisonCount);
         Assert.InRange(result.PredictionsChanged!.Value, 0, 6);
-        Assert.Equal(Training.ModelEvaluator.Evaluate(model, data).Accuracy, result.AccuracyAfter!.Value, 10);
+        Assert.Equal(Evaluation.ModelEvaluator.Evaluate(model, data).Accuracy, result.AccuracyAfter!.Value, 10);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace ProtoPNet.Tests;
 
 /// <summary>
 /// Reads method bodies' IL (System.Reflection.Metadata, no loading) to find calls that make a TorchSharp
-/// <c>Scalar</c> nobody holds during the native call that reads it (docs/architecture.md, "Scalars").
+/// <c>Scalar</c> nobody holds during the native call that reads it (docs/performance.md, "Scalars").
 /// <para>In a library assembly (TorchSharp, TorchVision) a method is hazardous when its body makes a Scalar (calls
 /// <c>Scalar.op_Implicit</c>, a <c>ToScalar</c>-like method, or any method that returns a new <c>Scalar</c>) and never
 /// calls <c>Scalar.Dispose()</c>, or when it calls a hazardous method of that assembly. The set is computed from the
@@ -18,11 +18,6 @@ namespace ProtoPNet.Tests;
 internal sealed class ScalarCallScanner
 {
     public const string ScalarType = "TorchSharp.Scalar";
-
-    private static readonly Dictionary<short, OpCode> OpCodesByValue = typeof(OpCodes)
-        .GetFields(BindingFlags.Public | BindingFlags.Static)
-        .Select(f => (OpCode)f.GetValue(null)!)
-        .ToDictionary(o => o.Value);
 
     /// <summary>Hazardous library methods: key "Namespace.Type+Nested::Name(ParamType,...)" → why.</summary>
     public Dictionary<string, string> Hazards { get; } = new(StringComparer.Ordinal);
@@ -140,30 +135,9 @@ internal sealed class ScalarCallScanner
         (m.Attributes & MethodAttributes.SpecialName) != 0 && md.GetString(m.Name).StartsWith("get_", StringComparison.Ordinal);
 
     /// <summary>Targets of call, callvirt, newobj, ldftn and ldvirtftn (a method group passed as a delegate), with the opcode.</summary>
-    private static IEnumerable<(EntityHandle Handle, short OpCode)> CallTargets(byte[] il)
-    {
-        var result = new List<(EntityHandle, short)>();
-        int i = 0;
-        while (i < il.Length)
-        {
-            bool twoByte = il[i] == 0xFE;
-            short value = twoByte ? (short)(0xFE00 | il[i + 1]) : il[i];
-            i += twoByte ? 2 : 1;
-            var op = OpCodesByValue[value];
-            if (op.OperandType == OperandType.InlineMethod)
-                result.Add((MetadataTokens.EntityHandle(BitConverter.ToInt32(il, i)), value));
-            i += op.OperandType switch
-            {
-                OperandType.InlineNone => 0,
-                OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar => 1,
-                OperandType.InlineVar => 2,
-                OperandType.InlineI8 or OperandType.InlineR => 8,
-                OperandType.InlineSwitch => 4 + 4 * BitConverter.ToInt32(il, i),
-                _ => 4,
-            };
-        }
-        return result;
-    }
+    private static IEnumerable<(EntityHandle Handle, short OpCode)> CallTargets(byte[] il) =>
+        IlInstructions.Read(il).Where(x => x.OperandType == OperandType.InlineMethod)
+            .Select(x => (MetadataTokens.EntityHandle(x.Operand), x.OpCode));
 
     private static string Key(MetadataReader md, EntityHandle h, out string returnType)
     {

@@ -1,12 +1,14 @@
+using ProtoPNet.Runtime;
 using ProtoPNet.Model;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
+using ProtoPNet.Optimization;
 
 namespace ProtoPNet.Tests;
 
 /// <summary>
-/// Guards the rule of docs/architecture.md, "Scalars": Core never makes a TorchSharp Scalar it does not hold through
+/// Guards the rule of docs/performance.md, "Scalars": Core never makes a TorchSharp Scalar it does not hold through
 /// the native call that reads it. Only <see cref="ScalarMath"/> makes Scalars (each in a <c>using</c>).
 /// </summary>
 public class ScalarSafetyTests
@@ -31,7 +33,7 @@ public class ScalarSafetyTests
         foreach (var site in sites) output.WriteLine(site);
         Assert.True(sites.Count == 0,
             $"{sites.Count} call(s) make a TorchSharp Scalar that nothing holds during the native call " +
-            "(use ScalarMath; docs/architecture.md, \"Scalars\"):\n" + string.Join("\n", sites));
+            "(use ScalarMath; docs/performance.md, \"Scalars\"):\n" + string.Join("\n", sites));
     }
 
     [Fact]

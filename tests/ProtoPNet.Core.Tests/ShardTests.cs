@@ -1,7 +1,7 @@
 using ProtoPNet.Data;
 using ProtoPNet.Explanation;
-using ProtoPNet.Training;
 using Xunit;
+using ProtoPNet.Evaluation;
 
 namespace ProtoPNet.Tests;
 

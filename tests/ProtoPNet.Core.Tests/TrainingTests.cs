@@ -4,6 +4,7 @@ using ProtoPNet.Training;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
+using ProtoPNet.Evaluation;
 
 namespace ProtoPNet.Tests;
 

@@ -22,7 +22,7 @@ Import-Module '$manifest'
     'logits ' + (`$output.Logits.shape -join 'x')
     `$noGrad.Dispose()
 }
-'NNPACK enabled: ' + [ProtoPNet.Model.NativeTorch]::NnpackEnabled()
+'NNPACK enabled: ' + [ProtoPNet.Runtime.NativeTorch]::NnpackEnabled()
 "@
         $file = Join-Path $work 'inference.ps1'
         Set-Content -LiteralPath $file -Value $script

@@ -5,6 +5,7 @@ using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 using ProtoPNet.Model;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Data;

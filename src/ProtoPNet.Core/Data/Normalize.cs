@@ -1,4 +1,6 @@
 using ProtoPNet.Model;
+using ProtoPNet.Data;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Data;

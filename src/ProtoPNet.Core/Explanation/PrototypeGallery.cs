@@ -4,6 +4,7 @@ using System.Text;
 using ProtoPNet.Data;
 using ProtoPNet.Model;
 using ProtoPNet.Persistence;
+using ProtoPNet.Runtime;
 using static ProtoPNet.Explanation.ScoringSheetWriter;
 
 namespace ProtoPNet.Explanation;

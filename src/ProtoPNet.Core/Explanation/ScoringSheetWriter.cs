@@ -5,6 +5,7 @@ using System.Text;
 using ProtoPNet.Data;
 using ProtoPNet.Model;
 using ProtoPNet.Persistence;
+using ProtoPNet.Runtime;
 
 namespace ProtoPNet.Explanation;
 

@@ -4,6 +4,7 @@ using ProtoPNet.Data;
 using ProtoPNet.Explanation;
 using ProtoPNet.Model;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
 

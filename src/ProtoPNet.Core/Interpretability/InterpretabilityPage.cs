@@ -7,6 +7,7 @@ using ProtoPNet.Persistence;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
+using ProtoPNet.Runtime;
 
 namespace ProtoPNet.Interpretability;
 

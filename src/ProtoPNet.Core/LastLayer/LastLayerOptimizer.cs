@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using ProtoPNet.Data;
 using ProtoPNet.Model;
-using ProtoPNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using ProtoPNet.Optimization;
+using ProtoPNet.Runtime;
 
 namespace ProtoPNet.LastLayer;
 

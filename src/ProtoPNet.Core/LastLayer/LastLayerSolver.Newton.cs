@@ -1,5 +1,6 @@
 using ProtoPNet.Model;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
 

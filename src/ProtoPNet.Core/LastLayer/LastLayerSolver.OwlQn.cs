@@ -1,5 +1,6 @@
 using ProtoPNet.Model;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.LastLayer;

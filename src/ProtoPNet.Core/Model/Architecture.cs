@@ -1,3 +1,4 @@
+using ProtoPNet.Data;
 namespace ProtoPNet.Model;
 
 public enum AddOnKind { Bottleneck, Regular }

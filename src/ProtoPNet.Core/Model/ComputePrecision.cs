@@ -2,7 +2,7 @@ namespace ProtoPNet.Model;
 
 /// <summary>
 /// The arithmetic the backbone's convolutions run in. Weights, BatchNorm statistics, add-on layers, prototypes, distances
-/// and the last layer stay float32 either way (docs/architecture.md, "Mixed precision").
+/// and the last layer stay float32 either way (docs/performance.md, "Mixed precision").
 /// </summary>
 public enum ComputePrecision
 {

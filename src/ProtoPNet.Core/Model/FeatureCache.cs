@@ -9,7 +9,7 @@ namespace ProtoPNet.Model;
 /// inference scope). Training reuses it in every epoch in which the backbone does not train: those epochs then cost
 /// only the add-on, prototype and last layers. When a training run ends with the backbone still frozen, the model
 /// keeps it (<see cref="ProtoPNetModel.KeptFeatures"/>): push over the same dataset, and the frozen-backbone epochs of
-/// a later run, start from it instead of the images (docs/architecture.md, "Feature cache"). Valid while the dataset
+/// a later run, start from it instead of the images (docs/performance.md, "Feature cache"). Valid while the dataset
 /// is the same object — loaded deterministically, without online augmentation — and the backbone holds the same
 /// weights and BatchNorm statistics (a fingerprint of their bytes) at the same precision.
 /// </summary>

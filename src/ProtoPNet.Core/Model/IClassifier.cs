@@ -1,3 +1,4 @@
+using ProtoPNet.Data;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Model;

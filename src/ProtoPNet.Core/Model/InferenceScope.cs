@@ -7,7 +7,7 @@ namespace ProtoPNet.Model;
 /// NHWC strides, the input's dtype (see <see cref="MixedPrecisionConv2d.ForwardWithBatchNorm"/>). A pass over many batches
 /// (evaluation, push, the last layer's similarity vectors, the warm cache) opens one, so that the preparation — a copy of
 /// every weight — is paid once instead of per batch. Training passes inside a scope bypass and drop the kept weights.
-/// Scopes nest; the weights are freed when the last one ends. See docs/architecture.md, "Inference weights".
+/// Scopes nest; the weights are freed when the last one ends. See docs/performance.md, "Inference weights".
 /// </summary>
 public sealed class InferenceScope : IDisposable
 {

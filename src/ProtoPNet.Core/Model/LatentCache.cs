@@ -8,7 +8,7 @@ namespace ProtoPNet.Model;
 /// The add-on output z = add_on(features(x)) of every loadable image of one dataset, kept by push for the last-layer
 /// stage that usually follows it (<c>Invoke-PrototypePush | Optimize-LastLayer</c>). Push replaces only the prototypes,
 /// so that stage's similarity vectors follow from z and the new prototypes by the same distance, min-pool and
-/// similarity operations the forward pass runs, without a second pass of the backbone (docs/architecture.md,
+/// similarity operations the forward pass runs, without a second pass of the backbone (docs/performance.md,
 /// "Latent cache"). Valid while the dataset is the same object and the backbone and add-on hold the same weights and
 /// statistics (a SHA-256 fingerprint of their bytes) at the same precision; anything else recomputes.
 /// </summary>

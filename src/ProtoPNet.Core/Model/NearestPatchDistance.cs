@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
 
@@ -13,7 +14,7 @@ namespace ProtoPNet.Model;
 /// (both monotone, so the order cannot change the minimum); it equals the convolution form to float32 rounding. The
 /// generic backward multiplies an [N·H·W, m] gradient that is zero except at one patch per image and prototype by the
 /// prototypes and by the patches, two products as large as the forward; here it is one pass over N·m rows.
-/// See docs/architecture.md, "Prototype distances".
+/// See docs/performance.md, "Prototype distances".
 /// </summary>
 internal sealed class NearestPatchDistance : autograd.SingleTensorFunction<NearestPatchDistance>
 {

@@ -1,3 +1,5 @@
+using ProtoPNet.Data;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Model;

@@ -1,5 +1,7 @@
 using ProtoPNet.Model.Backbones;
 using TorchSharp;
+using ProtoPNet.Data;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Model;

@@ -1,6 +1,7 @@
 using ProtoPNet.Model.Backbones;
 using TorchSharp;
 using TorchSharp.Modules;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -82,7 +83,7 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
     /// features(x), in the input's dtype and contiguous, computed at <see cref="BackbonePrecision"/> in channels-last (NHWC) strides:
     /// oneDNN's NHWC convolutions are faster than its NCHW ones on this kind of CPU, in float32 (about 1.2× in inference,
     /// 1.1× in training, resnet18) and more so in bfloat16. Its NHWC 1×1 kernels are broken, so
-    /// <see cref="Backbones.MixedPrecisionConv2d"/> runs 1×1 convolutions of NHWC input as a GEMM (docs/architecture.md,
+    /// <see cref="Backbones.MixedPrecisionConv2d"/> runs 1×1 convolutions of NHWC input as a GEMM (docs/performance.md,
     /// "Channels-last").
     /// </summary>
     public Tensor BackboneFeatures(Tensor input)
@@ -141,6 +142,7 @@ public sealed class ProtoPNetNetwork : Module<Tensor, ProtoPNetOutput>
     public void RemovePrototypes(IReadOnlyList<int> keep)
     {
         using var _ = torch.no_grad();
+        using var scope = NewDisposeScope();   // the new parameters and buffer are detached from it below
         using var index = torch.tensor(keep.Select(i => (long)i).ToArray(), device: prototype_vectors.device);
         var oldPrototypes = prototype_vectors;
         var oldIdentity = prototype_class_identity;

@@ -1,4 +1,5 @@
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
 

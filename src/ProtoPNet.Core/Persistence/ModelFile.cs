@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using ProtoPNet.Model;
 using ProtoPNet.Model.Backbones;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Persistence;

@@ -2,6 +2,7 @@ using ProtoPNet.Data;
 using ProtoPNet.Model;
 using ProtoPNet.Model.Backbones;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Projection;

@@ -1,6 +1,7 @@
 using ProtoPNet.Data;
 using ProtoPNet.Model;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Projection;

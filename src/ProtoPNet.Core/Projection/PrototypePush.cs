@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using ProtoPNet.Data;
 using ProtoPNet.Model;
-using ProtoPNet.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using ProtoPNet.Evaluation;
 
 namespace ProtoPNet.Projection;
 

@@ -4,6 +4,7 @@ using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Rendering;

@@ -1,6 +1,7 @@
 using ProtoPNet.Model.Backbones;
 using TorchSharp;
 using static TorchSharp.torch;
+using ProtoPNet.Optimization;
 
 namespace ProtoPNet.Training;
 
@@ -10,7 +11,7 @@ namespace ProtoPNet.Training;
 /// NHWC and their gradients back (2–4 % of a whole resnet18 step at 64×64). Values never change, only strides: the
 /// update is elementwise, so training is bit for bit what it is in NCHW. Anything that writes tensors out (a
 /// checkpoint) runs inside <see cref="Pause"/>; disposing gives everything back its contiguous NCHW layout.
-/// See docs/architecture.md, "Channels-last".
+/// See docs/performance.md, "Channels-last".
 /// </summary>
 internal sealed class ChannelsLastWeights : IDisposable
 {

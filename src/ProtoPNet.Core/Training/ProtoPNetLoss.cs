@@ -1,5 +1,6 @@
 using ProtoPNet.Model;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
 
@@ -59,7 +60,7 @@ public static class ProtoPNetLoss
         var separation = MaskedMin(minDistances, own.logical_not()).mean();
         var wrongConnections = prototypeClassIdentity.t().RSub(1);
         var l1 = (lastLayerWeight * wrongConnections).abs().sum();
-        // ScalarMath, not operators: a Scalar made on the fly can be freed while libtorch reads it (docs/architecture.md, "Scalars").
+        // ScalarMath, not operators: a Scalar made on the fly can be freed while libtorch reads it (docs/performance.md, "Scalars").
         var total = crossEntropy.Mul(coefficients.CrossEntropy).Add(cluster.Mul(coefficients.Cluster))
             .Add(separation.Mul(coefficients.Separation)).Add(l1.Mul(coefficients.L1));
         return new LossTerms

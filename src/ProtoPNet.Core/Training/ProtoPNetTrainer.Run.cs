@@ -4,6 +4,9 @@ using ProtoPNet.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using ProtoPNet.Evaluation;
+using ProtoPNet.Optimization;
+using ProtoPNet.Runtime;
 
 namespace ProtoPNet.Training;
 
@@ -249,7 +252,7 @@ public static partial class ProtoPNetTrainer
             }
             EpochSums sums;
             // A frozen backbone without the cache is an inference pass per batch: its prepared weights last the epoch
-            // (docs/architecture.md, "Inference weights"; BatchNorm in training mode bypasses them).
+            // (docs/performance.md, "Inference weights"; BatchNorm in training mode bypasses them).
             using (!backboneTrains && cache is null ? InferenceScope.Begin(network) : null)
                 sums = RunBatches(epoch, phase, optimizer, backboneTrains, valueCount: 6, LossOf,
                     v => $"The loss became {v[0]} (cross-entropy {v[1]}, cluster {v[2]}, separation {v[3]}, L1 {v[4]})",

@@ -4,6 +4,7 @@ using System.Text.Json;
 using ProtoPNet.Model;
 using ProtoPNet.Persistence;
 using TorchSharp;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Training;

@@ -1,4 +1,5 @@
 using TorchSharp;
+using ProtoPNet.Data;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Model.Backbones;

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace ProtoPNet.Model.Backbones;
 
 /// <summary>
-/// Channels-last (NHWC) strides for 4-D tensors, the layout the backbones run in (docs/architecture.md, "Channels-last").
+/// Channels-last (NHWC) strides for 4-D tensors, the layout the backbones run in (docs/performance.md, "Channels-last").
 /// TorchSharp 0.107 has no memory_format argument, so the layout is made by a permuted copy.
 /// </summary>
 public static class ChannelsLast

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using TorchSharp;
 using TorchSharp.PyBridge;
+using ProtoPNet.Data;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Model.Backbones;
@@ -54,7 +56,7 @@ public static class ImageNetResNet18
         var state = backbone.state_dict().Where(kv => !kv.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key, kv => kv.Value);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outputPath))!);
-        Persistence.AtomicFile.Write(outputPath, stream => Safetensors.SaveStateDict(stream, state, leaveOpen: true));
+        Runtime.AtomicFile.Write(outputPath, stream => Safetensors.SaveStateDict(stream, state, leaveOpen: true));
         return watch.Elapsed.TotalSeconds;
     }
 }

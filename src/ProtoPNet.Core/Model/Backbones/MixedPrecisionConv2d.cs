@@ -10,7 +10,7 @@ namespace ProtoPNet.Model.Backbones;
 /// weights to bfloat16 inside the autograd graph, so gradients arrive at the float32 weights (what PyTorch's autocast
 /// does, which TorchSharp lacks); given channels-last input (what the backbones get) it copies its NCHW weight to NHWC
 /// strides inside the graph, and runs a 1×1 convolution as a GEMM. Inside an <see cref="InferenceScope"/> it keeps the
-/// weights it prepares for inference, with a following BatchNorm folded in. See docs/architecture.md, "Mixed precision",
+/// weights it prepares for inference, with a following BatchNorm folded in. See docs/performance.md, "Mixed precision",
 /// "Channels-last" and "Inference weights".
 /// </summary>
 public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
@@ -60,7 +60,7 @@ public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
     /// This convolution followed by <paramref name="batchNorm"/>. Inside an <see cref="InferenceScope"/> (both
     /// modules in eval mode, autograd off) it is one convolution whose weights and bias have the BatchNorm's affine map
     /// folded in, kept for the scope in the layout and dtype the input needs: no BatchNorm pass over the activations
-    /// and no per-call weight copy. Otherwise the two modules run as they are (docs/architecture.md, "Inference weights").
+    /// and no per-call weight copy. Otherwise the two modules run as they are (docs/performance.md, "Inference weights").
     /// </summary>
     public Tensor ForwardWithBatchNorm(Tensor input, ScalarSafeBatchNorm2d batchNorm)
     {
@@ -150,7 +150,7 @@ public sealed class MixedPrecisionConv2d : nn.Module<Tensor, Tensor>
     /// <summary>
     /// A 1×1 convolution of channels-last input as one GEMM over its pixels, output in channels-last strides. oneDNN's own
     /// NHWC 1×1 kernels in libtorch 2.10 are wrong (float32, 256 input channels, stride 2) or kill the process with SIGFPE
-    /// (float32 and bfloat16, e.g. 256→1024, 512→1024, 1024→2048) on AVX-512 CPUs: docs/architecture.md, "Channels-last".
+    /// (float32 and bfloat16, e.g. 256→1024, 512→1024, 1024→2048) on AVX-512 CPUs: docs/performance.md, "Channels-last".
     /// </summary>
     private Tensor PointwiseAsMatmul(Tensor input, Tensor w, Tensor? b)
     {

@@ -1,5 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using ProtoPNet.Data;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
 namespace ProtoPNet.Model.Backbones;
@@ -8,7 +9,7 @@ namespace ProtoPNet.Model.Backbones;
 /// TorchSharp's <c>BatchNorm2d</c> (affine, running statistics, momentum 0.1, ε 1e-5, torchvision's parameter and buffer
 /// names) with the same <c>batch_norm</c> call, minus one hazard: TorchSharp's forward counts batches with
 /// <c>num_batches_tracked.add_(1)</c>, which converts 1 to a TorchSharp Scalar that nothing holds during the native
-/// call (docs/architecture.md, "Scalars"). Here the count goes through <see cref="ScalarMath"/>.
+/// call (docs/performance.md, "Scalars"). Here the count goes through <see cref="ScalarMath"/>.
 /// </summary>
 public sealed class ScalarSafeBatchNorm2d : nn.Module<Tensor, Tensor>
 {

@@ -1,4 +1,4 @@
-namespace ProtoPNet.Training;
+namespace ProtoPNet.Evaluation;
 
 /// <summary>Top-1 / top-5 accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted).</summary>
 public sealed class EvaluationResult

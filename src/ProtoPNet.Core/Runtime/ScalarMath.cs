@@ -1,12 +1,12 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ProtoPNet.Model;
+namespace ProtoPNet.Runtime;
 
 /// <summary>
 /// Tensor operations with a number (and the tensor sum, whose TorchSharp overloads convert a default alpha = 1), each
 /// holding its TorchSharp <see cref="Scalar"/> in a <c>using</c> until the native call has returned.
-/// <para>Why (docs/architecture.md, "Scalars"): a <see cref="Scalar"/> wraps a native pointer and frees it in its finalizer.
+/// <para>Why (docs/performance.md, "Scalars"): a <see cref="Scalar"/> wraps a native pointer and frees it in its finalizer.
 /// TorchSharp 0.107 passes <c>scalar.Handle</c> to libtorch and keeps no reference to the object during the call, so a
 /// Scalar made on the fly — by C#'s implicit conversion in <c>t * 0.5</c>, <c>t.lt(0)</c>, <c>torch.full(shape, -1.0)</c>,
 /// or inside TorchSharp itself (<c>a + b</c> and <c>t.add(x)</c> convert alpha = 1, <c>t.square()</c> converts 2) — can

@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace ProtoPNet.Model;
+namespace ProtoPNet.Runtime;
 
 /// <summary>
 /// Keeps the C allocator (glibc's malloc, which libtorch's CPU tensors use) from handing freed tensor memory back to the
-/// kernel after every batch. See docs/architecture.md, "Native settings".
+/// kernel after every batch. See docs/performance.md, "Native settings".
 /// <para>With glibc's defaults, a tensor of more than 128 KB (the start of the dynamic mmap threshold) is its own
 /// <c>mmap</c>, and freeing it unmaps it; a heap's top above 128 KB is trimmed. The next batch asks for the same sizes
 /// again, and every page of them is faulted in and zeroed by the kernel again: measured on a 2-core machine, 3 million

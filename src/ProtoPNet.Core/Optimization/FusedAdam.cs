@@ -4,14 +4,15 @@ using ProtoPNet.Model.Backbones;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
+using ProtoPNet.Runtime;
 using static TorchSharp.torch;
 
-namespace ProtoPNet.Training;
+namespace ProtoPNet.Optimization;
 
 /// <summary>
 /// TorchSharp's <see cref="Adam"/> (L2 weight decay added to the gradient, bias-corrected moments), with the update of
 /// each float32 CPU parameter done in one pass over its memory instead of nine tensor operations, and without the
-/// TorchSharp Scalars Adam's own step leaves unheld (docs/architecture.md, "Fused Adam").
+/// TorchSharp Scalars Adam's own step leaves unheld (docs/performance.md, "Fused Adam").
 /// <para>Its state is Adam's own (same <c>State</c> objects, same <c>save_state_dict</c> format), and
 /// <see cref="LoadState"/> takes Adam's saved state too. Parameters it cannot address as plain float32 memory
 /// (another device or dtype, gradients or moments in another layout than the parameter's) take Adam's tensor path;
@@ -101,7 +102,7 @@ public sealed class FusedAdam : Adam
         _state.TryGetValue(param.Handle, out var state) && state is State adam ? (adam.exp_avg, adam.exp_avg_sq) : null;
 
     /// <summary>Adam's own step for one parameter (TorchSharp's operations, in its order), for what the fused loop does
-    /// not take. Its Scalars are held by ScalarMath (docs/architecture.md, "Scalars").</summary>
+    /// not take. Its Scalars are held by ScalarMath (docs/performance.md, "Scalars").</summary>
     private static void TensorUpdate(Tensor param, Tensor grad, State state, double beta1, double beta2, double eps, double weightDecay,
         double lr, double correction1, double correction2)
     {

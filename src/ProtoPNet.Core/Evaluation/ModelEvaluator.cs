@@ -3,7 +3,7 @@ using ProtoPNet.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ProtoPNet.Training;
+namespace ProtoPNet.Evaluation;
 
 public static class ModelEvaluator
 {

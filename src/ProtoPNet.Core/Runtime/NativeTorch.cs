@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TorchSharp;
 
-namespace ProtoPNet.Model;
+namespace ProtoPNet.Runtime;
 
 /// <summary>
 /// Settings of libtorch's global context that TorchSharp does not expose, and of the C allocator under it
@@ -37,6 +37,8 @@ public static class NativeTorch
     {
         if (Interlocked.Exchange(ref initialized, 1) == 1) return;
         NativeAllocator.Configure();
+        // A switch for soaking with this native call off (docs/performance.md, "Object lifetimes").
+        if (Environment.GetEnvironmentVariable("PROTOPNET_KEEP_NNPACK") == "1") return;
         try
         {
             NnpackDisabled = DisableNnpack();

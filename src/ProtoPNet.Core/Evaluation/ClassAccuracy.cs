@@ -1,4 +1,4 @@
-namespace ProtoPNet.Training;
+namespace ProtoPNet.Evaluation;
 
 /// <summary>Accuracy of one true class.</summary>
 public sealed class ClassAccuracy

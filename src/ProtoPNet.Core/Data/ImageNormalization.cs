@@ -1,4 +1,4 @@
-namespace ProtoPNet.Model;
+namespace ProtoPNet.Data;
 
 /// <summary>
 /// How an RGB image with values in [0, 1] becomes the backbone's input:

@@ -1,4 +1,4 @@
-namespace ProtoPNet.Persistence;
+namespace ProtoPNet.Runtime;
 
 /// <summary>
 /// Writes a file so that readers only ever see the old file or the complete new one: the bytes go to a
