@@ -55,16 +55,7 @@ function Invoke-Child([string] $script, [string[]] $arguments, [hashtable] $envi
     $stderr = $process.StandardError.ReadToEndAsync()
     $process.WaitForExit()
     Set-Content -LiteralPath $log -Value ($stdout.Result + "`n--- stderr ---`n" + $stderr.Result)
-    [pscustomobject]@{ ExitCode = $process.ExitCode; Pid = $process.Id; Seconds = $clock.Elapsed.TotalSeconds; Stderr = $stderr.Result }
-}
-
-function Get-CrashStack([string] $dump) {
-    # The thread that crashed is the current one in the dump; its managed frames name the call that reached native code.
-    $text = & dotnet dotnet-dump analyze $dump -c 'clrstack' -c 'exit' 2>&1 | Out-String
-    $frames = @($text -split "`n" | Where-Object { $_ -match '^\s*[0-9A-F]{8,16}\s+[0-9A-F]{8,16}\s+(.+)$' } | ForEach-Object { $Matches[1].Trim() } |
-        Where-Object { $_ -notmatch '^\[|ILStubClass|DomainBoundILStubClass' } | Select-Object -First 4)
-    if ($frames.Count -eq 0) { return '(no managed frames: ' + (($text -split "`n" | Select-Object -Last 3) -join ' ').Trim() + ')' }
-    $frames -join ' <- '
+    [pscustomobject]@{ ExitCode = $process.ExitCode; Pid = $process.Id; Seconds = $clock.Elapsed.TotalSeconds; Stdout = $stdout.Result; Stderr = $stderr.Result }
 }
 
 # Shared inputs, made once (not under pressure: they are inputs, not the test).
@@ -102,7 +93,8 @@ while ((Get-Date) -lt $deadline) {
     $signal = if ($r.ExitCode -gt 128) { $r.ExitCode - 128 } else { $null }
     $dump = Join-Path $dumps "soak-$($r.Pid).dmp"
     $outcome = if ($r.ExitCode -eq 0) { 'ok' } elseif ($signal) { "crash (signal $signal)" } else { "failed (exit $($r.ExitCode))" }
-    $where = if (Test-Path $dump) { Get-CrashStack $dump } elseif ($r.ExitCode -ne 0) { (($r.Stderr -split "`n" | Where-Object { $_.Trim() }) | Select-Object -Last 2) -join ' ' } else { '' }
+    $crashingThread = if ("$($r.Stdout)$($r.Stderr)" -match 'Crashing thread ([0-9a-fA-F]+)') { $Matches[1] } else { $null }
+    $where = if (Test-Path $dump) { & (Join-Path $PSScriptRoot 'soak/Get-CrashStack.ps1') -Dump $dump -ThreadId $crashingThread } elseif ($r.ExitCode -ne 0) { (($r.Stderr -split "`n" | Where-Object { $_.Trim() }) | Select-Object -Last 2) -join ' ' } else { '' }
     $runs.Add([pscustomobject]@{
         Run = $number; Kind = $c.Kind; Pressure = $c.Pressure; Outcome = $outcome; ExitCode = $r.ExitCode
         Seconds = [math]::Round($r.Seconds, 1); Dump = $(if (Test-Path $dump) { $dump } else { '' }); Where = $where; Log = $log
