@@ -6,8 +6,9 @@
     place in a 64-px image, two distractor glyphs, 200 training and 50 test images per class; generated when missing),
     each repeat builds a ProtoPNet (smallcnn unless -Backbone says otherwise) from random weights (seed = repeat number) and runs the four stages with
     their defaults: Start-ProtoPNetTraining, Invoke-PrototypePush, Optimize-LastLayer. It measures test accuracy after
-    each stage, the training time, the pointing game of the top evidence box and the share of pushed prototypes on the
-    key glyph (Measure-ProtoPNetInterpretability, both box methods, with chance), that contributions add up to the
+    each stage, the training time, the pointing game of the top evidence box, the share of the prototypes the model keeps
+    (push prunes by default) on the key glyph and the share of their own-class weight those carry
+    (Measure-ProtoPNetInterpretability, both box methods, with chance), that contributions add up to the
     logit, and that pushed prototypes reproduce their source patch. Prints the median, min and max over the repeats
     and the load average before and after. Run it alone on the machine; build first: dotnet pwsh ./build.ps1
 
@@ -26,7 +27,12 @@ param(
     [ValidateRange(1, 20)] [int] $Repeats = 3,
     [ValidateRange(1, 1024)] [int] $Threads = 2,
     [ValidateSet('smallcnn', 'resnet18')] [string] $Backbone = 'smallcnn',
-    [ValidateSet('Backbone', 'Authors', 'ConvolutionDefault')] [string] $AddOnInitialization = 'Backbone'
+    [ValidateSet('Backbone', 'Authors', 'ConvolutionDefault')] [string] $AddOnInitialization = 'Backbone',
+    # Default: the training schedule left to the recipe. Named: -WarmEpochs 3 -Epochs 15 given (the backbone phase must
+    # still run for a random backbone).
+    [ValidateSet('Default', 'Named')] [string] $Schedule = 'Default',
+    # Push without its default pruning (-NoPrune), to see what the pruning changes.
+    [switch] $NoPrune
 )
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'Import-Experiments.ps1')
@@ -47,11 +53,12 @@ $runs = foreach ($repeat in 1..$Repeats) {
         [ProtoPNet.Benchmarks.AddOnInitialization]::Apply($model, $AddOnInitialization -eq 'Authors', $repeat)
     }
     $warnings = @()
-    $model | Start-ProtoPNetTraining -Dataset $train -Seed $repeat -Threads $Threads -WarningVariable +warnings | Out-Null
+    $scheduleParameters = if ($Schedule -eq 'Named') { @{ WarmEpochs = 3; Epochs = 15 } } else { @{} }
+    $model | Start-ProtoPNetTraining -Dataset $train -Seed $repeat -Threads $Threads -WarningVariable +warnings @scheduleParameters | Out-Null
     $trainSeconds = $clock.Elapsed.TotalSeconds
     [TorchSharp.torch]::set_num_threads($Threads)
     $beforePush = ($model | Test-ProtoPNet -Dataset $test).Accuracy
-    $push = @($model | Invoke-PrototypePush -Dataset $train)
+    $push = $model | Invoke-PrototypePush -Dataset $train -NoPrune:$NoPrune
     $afterPush = ($model | Test-ProtoPNet -Dataset $test).Accuracy
     $model | Optimize-LastLayer -Dataset $train | Out-Null
     $final = ($model | Test-ProtoPNet -Dataset $test).Accuracy
@@ -90,12 +97,15 @@ $runs = foreach ($repeat in 1..$Repeats) {
         PushedOnKeyPercentile = $pctImages.PrototypesOnPart
         PushedOnKeyChanceReceptiveField = $rfImages.PrototypesOnPartChance
         PushedOnKeyChancePercentile = $pctImages.PrototypesOnPartChance
+        KeptPrototypes = $model.PrototypeCount
+        PrunedByPush = $push.Removed.Count
+        WeightOnKeyReceptiveField = $rfImages.PrototypesOnPartWeightShare
         ContributionSumRelativeError = $sumError
         PushedPrototypeSourceDistance = $reproduce
         ChanceWarnings = @($warnings | Where-Object { "$_" -like 'Training ended at chance*' }).Count
     }
-    Write-Host ("repeat {0}: trained in {1:n0} s; test accuracy {2:p1} → push {3:p1} → last layer {4:p1}; pointing RF {5:p3} / percentile {6:p3}" -f
-        $repeat, $trainSeconds, $beforePush, $afterPush, $final, $rfImages.Value, $pctImages.Value)
+    Write-Host ("repeat {0}: trained in {1:n0} s; test accuracy {2:p1} → push {3:p1} → last layer {4:p1}; pointing RF {5:p3} / percentile {6:p3}; {7} prototypes kept, {8:p1} on the key carrying {9:p1} of the weight" -f
+        $repeat, $trainSeconds, $beforePush, $afterPush, $final, $rfImages.Value, $pctImages.Value, $model.PrototypeCount, $rfImages.PrototypesOnPart, $rfImages.PrototypesOnPartWeightShare)
     $model.Dispose()
 }
 $loadEnd = Get-LoadAverage -All
@@ -105,6 +115,6 @@ $table = foreach ($name in $runs[0].PSObject.Properties.Name | Where-Object { $_
     [pscustomobject]@{ Figure = $name; Median = $spread.Median; Min = $spread.Min; Max = $spread.Max }
 }
 $table | Format-Table Figure, @{ n = 'Median'; e = { '{0:G4}' -f $_.Median } }, @{ n = 'Min'; e = { '{0:G4}' -f $_.Min } }, @{ n = 'Max'; e = { '{0:G4}' -f $_.Max } } | Out-Host
-Write-Host ("{0}, add-on initialization: {1}" -f $Backbone, $AddOnInitialization)
+Write-Host ("{0}, add-on initialization: {1}, schedule: {2}, push {3}" -f $Backbone, $AddOnInitialization, $Schedule, $(if ($NoPrune) { 'without pruning' } else { 'with its default pruning' }))
 Write-Host ("{0} repeats, {1} threads; load average {2} at start, {3} at end" -f $Repeats, $Threads, $loadStart, $loadEnd)
-[pscustomobject]@{ Backbone = $Backbone; AddOnInitialization = $AddOnInitialization; Repeats = $runs; LoadStart = "$loadStart"; LoadEnd = "$loadEnd" } | ConvertTo-Json -Depth 4 -Compress
+[pscustomobject]@{ Backbone = $Backbone; AddOnInitialization = $AddOnInitialization; Schedule = $Schedule; NoPrune = [bool]$NoPrune; Repeats = $runs; LoadStart = "$loadStart"; LoadEnd = "$loadEnd" } | ConvertTo-Json -Depth 4 -Compress

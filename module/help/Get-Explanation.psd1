@@ -9,7 +9,7 @@ ImageIndex is a data set item's index in its data set (also with -Index and -Sha
 
 Images are read in batches (-BatchSize) and explained in input order. A missing file gives an ImageNotFound error (ObjectNotFound), an undecodable one ImageDecodeFailed or UnsupportedImageFormat; the other images are explained. Several Get-Explanation calls may share one model, e.g. from ForEach-Object -Parallel: forward passes take turns on the model's lock, so the results are the same as sequential ones.
 
-With -OutputDirectory, each image also gets an HTML scoring sheet in the spirit of the paper's Figure 3: the predicted class and the runner-up, a row per prototype with the image and the box, the prototype patch, the training image it came from, the activation map, similarity, weight and points, the other prototypes' points and the class total (the logit). Pictures are PNG files beside the page, referenced by relative paths, so the folder opens offline in any browser; index.html links all sheets.
+With -OutputDirectory, each image also gets an HTML scoring sheet in the spirit of the paper's Figure 3: the predicted class and the runner-up, a row per prototype with the image and the box, the prototype patch, the training image it came from (both sides draw the box of -BoxMethod, the one BoxX… and PrototypeBoxX… give, and the page says which), the activation map, similarity, weight and points, the other prototypes' points and the class total (the logit). Pictures are PNG files beside the page, referenced by relative paths, so the folder opens offline in any browser; index.html links all sheets.
 '@
     Parameters  = @{
         Path           = 'Image files (PNG, JPEG, BMP, GIF, WebP); wildcards allowed; accepts pipeline input.'

@@ -5,7 +5,7 @@ using ProtoPNet.Model;
 
 namespace ProtoPNet.PowerShell;
 
-/// <summary>For each prototype, its K nearest patches in a dataset, one per image, with boxes (paper Figure 5).</summary>
+/// <summary>For each prototype, its K nearest patches in a dataset, one per image, with boxes of -BoxMethod (paper Figure 5).</summary>
 [Cmdlet(VerbsCommon.Find, "NearestPatch")]
 [OutputType(typeof(NearestPatch))]
 public sealed class FindNearestPatchCommand : ProtoPNetCmdlet
@@ -21,8 +21,11 @@ public sealed class FindNearestPatchCommand : ProtoPNetCmdlet
     /// <summary>Only these prototypes (indices; default: all).</summary>
     [Parameter] public int[]? Prototype { get; set; }
 
-    /// <summary>Skip the activation boxes (a second, smaller pass over the chosen images).</summary>
+    /// <summary>Skip the boxes (a second, smaller pass over the chosen images).</summary>
     [Parameter] public SwitchParameter NoBox { get; set; }
+
+    /// <summary>The box BoxX… holds: ReceptiveField (default, the nearest latent patch's input window, as Get-Explanation) or Percentile (the paper's box).</summary>
+    [Parameter] public BoxMethod BoxMethod { get; set; } = BoxMethod.ReceptiveField;
 
     protected override void ProcessRecord()
     {
@@ -30,7 +33,7 @@ public sealed class FindNearestPatchCommand : ProtoPNetCmdlet
         NearestPatchResult result;
         try
         {
-            result = Run(() => progress.Run(() => NearestPatches.Find(Model, Dataset, K, Prototype, !NoBox, progress: progress, cancel: Cancel)));
+            result = Run(() => progress.Run(() => NearestPatches.Find(Model, Dataset, K, Prototype, !NoBox, progress: progress, cancel: Cancel, boxMethod: BoxMethod)));
         }
         finally
         {

@@ -22,11 +22,33 @@ public sealed class GetPrototypeCommand : ProtoPNetCmdlet
     /// <summary>The push dataset, to draw prototypes whose source is an item of a container file (IDX).</summary>
     [Parameter] public ImageDataset? PushDataset { get; set; }
 
+    /// <summary>Count, over this data set, how often each prototype is the top evidence for the predicted class (TopEvidence).</summary>
+    [Parameter] public ImageDataset? Dataset { get; set; }
+
+    /// <summary>The box the gallery draws on each prototype's source: ReceptiveField (default, the rows' WindowX…) or Percentile (BoxX…).</summary>
+    [Parameter] public BoxMethod BoxMethod { get; set; } = BoxMethod.ReceptiveField;
+
     protected override void ProcessRecord()
     {
+        IReadOnlyList<PrototypeUsage>[] usage;
+        if (Dataset is null) usage = Run(() => PrototypeUsageMeter.Weights(Model));
+        else
+        {
+            var progress = new ProgressReporter(this, $"Get-Prototype: top evidence on {Dataset.Name}", 4, p => $"{p.Done:N0} of {p.Total:N0} images");
+            try
+            {
+                var (measured, skipped) = Run(() => progress.Run(() => PrototypeUsageMeter.Measure(Model, Dataset, progress: progress, cancel: Cancel)));
+                foreach (var s in skipped) WriteError(s.Error);
+                usage = measured;
+            }
+            finally
+            {
+                progress.Complete();
+            }
+        }
         if (OutputDirectory is not null)
         {
-            string page = Run(() => PrototypeGallery.Write(Model, ResolveNewPath(OutputDirectory), PushDataset));
+            string page = Run(() => PrototypeGallery.Write(Model, ResolveNewPath(OutputDirectory), PushDataset, BoxMethod, usage));
             WriteVerbose($"Prototype gallery: {page}");
         }
         var wanted = Class is null ? null : new HashSet<string>(Class, StringComparer.OrdinalIgnoreCase);
@@ -37,7 +59,7 @@ public sealed class GetPrototypeCommand : ProtoPNetCmdlet
             var member = Model.Members[m];
             string className = member.ClassNames[member.PrototypeClass[j]];
             if (wanted is not null && !wanted.Contains(className)) continue;
-            WriteObject(new PrototypeInfo(j, className, member.Provenance[j], names[m]));
+            WriteObject(new PrototypeInfo(j, className, member.Provenance[j], names[m], usage[m][j]));
         }
     }
 }

@@ -1,11 +1,17 @@
 using System.Management.Automation;
 using ProtoPNet.Data;
+using ProtoPNet.Explanation;
 using ProtoPNet.Model;
 using ProtoPNet.Projection;
 
 namespace ProtoPNet.PowerShell;
 
-/// <summary>Stage 2: projects each prototype onto its nearest own-class latent patch of the push set.</summary>
+/// <summary>
+/// Stage 2: projects each prototype onto its nearest own-class latent patch of the push set, then prunes (unless
+/// -NoPrune) the prototypes that are not parts of their class: those whose 6 nearest training patches hold fewer than 3
+/// of their class (the authors' rule), and those push put on the same patch as another (merged into it); a class keeps
+/// at least one. Optimize the last layer next.
+/// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "PrototypePush")]
 [OutputType(typeof(PushResult), typeof(ProtoPNetModel))]
 public sealed class InvokePrototypePushCommand : ProtoPNetCmdlet
@@ -29,6 +35,13 @@ public sealed class InvokePrototypePushCommand : ProtoPNetCmdlet
     /// images, then the exact search runs over those only (faster; the nearest patch whenever it made the shortlist).</summary>
     [Parameter] public PushSearch Search { get; set; } = PushSearch.Exact;
 
+    /// <summary>
+    /// Keep every prototype. By default push prunes those that are not parts of their class (background, parts shared
+    /// across classes, duplicates): the decisions go to the verbose stream and PushResult.Removed. Invoke-PrototypePruning
+    /// applies the authors' rule alone with other K and Threshold.
+    /// </summary>
+    [Parameter] public SwitchParameter NoPrune { get; set; }
+
     /// <summary>Emit the model; the push result then goes to the information stream (tag PrototypePush).</summary>
     [Parameter] public SwitchParameter PassThru { get; set; }
 
@@ -46,6 +59,7 @@ public sealed class InvokePrototypePushCommand : ProtoPNetCmdlet
         try
         {
             result = Run(() => PrototypePush.Push(Model, Dataset, options, progress, WriteWarning, Cancel));
+            if (!NoPrune) result = Prune(result, progress);
         }
         finally
         {
@@ -55,11 +69,25 @@ public sealed class InvokePrototypePushCommand : ProtoPNetCmdlet
                      (result.FromKeptFeatures ? " (from the backbone features kept by training)" : "") + "; " +
                      $"distance moved: mean {result.MeanDistance:G4}, max {result.MaxDistance:G4}" +
                      (result.PredictionsChanged is int c ? $"; {c} of {result.ComparisonCount} comparison images changed prediction" : "") + ".");
+        if (result.Removed.Count > 0)
+            WriteVerbose($"Pruned {result.Removed.Count} prototypes after the push; {result.Kept} remain. Optimize the last layer next.");
         if (PassThru)
         {
             WriteInformation(result, ["PrototypePush"]);
             WriteObject(Model);
         }
         else WriteObject(result);
+    }
+
+    /// <summary>The default pruning after push (PrototypePruning.AfterPush): decides, removes, records.</summary>
+    private PushResult Prune(PushResult result, ProgressReporter progress)
+    {
+        var samePatch = result.Prototypes.Where(p => p.SamePatchAs is not null).ToDictionary(p => p.Index, p => p.SamePatchAs!.Value);
+        var decisions = PrototypePruning.AfterPush(Model, Dataset, samePatch, progress: progress, cancel: Cancel);
+        foreach (var d in decisions.Where(d => d.Prune || d.Rule == "LastOfClass"))
+            WriteVerbose($"{(d.Prune ? "Prune" : "Keep")} prototype {d.PrototypeIndex} ({d.PrototypeClass}): {d.Reason}.");
+        var removed = decisions.Where(d => d.Prune).Select(d => d.PrototypeIndex).ToArray();
+        if (removed.Length > 0) PrototypePruning.Remove(Model, removed, decisions[0].K, decisions[0].Threshold);
+        return result with { Removed = removed, Kept = Model.PrototypeCount };
     }
 }

@@ -79,7 +79,7 @@ public sealed class MeasureProtoPNetInterpretabilityCommand : ProtoPNetCmdlet
             if (OutputDirectory is not null)
             {
                 string directory = ResolveNewPath(OutputDirectory);
-                report.Files = Run(() => InterpretabilityPage.Write(directory, report, Model, Dataset, Cancel));
+                report.Files = Run(() => InterpretabilityPage.Write(directory, report, Model, Dataset, BoxMethod, Cancel));
                 WriteVerbose($"Interpretability page: {report.Files[0]}");
             }
         }

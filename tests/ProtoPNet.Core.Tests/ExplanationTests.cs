@@ -380,7 +380,7 @@ public class PrototypePictureSourceTests
         try
         {
             Directory.CreateDirectory(dir);
-            var pictures = new PrototypePictures(dir, 28, whole);
+            var pictures = new PrototypePictures(dir, 28, whole, BoxMethod.Percentile);
             var (patch, source) = pictures.Get(model, 0, 0);
             Assert.NotNull(source);
             Assert.True(File.Exists(Path.Combine(dir, source!)));

@@ -110,6 +110,9 @@ public sealed class TensorLifetimeTests : IClassFixture<HandSetFixture>
             Assert.Equal(0, MadeOutsideAScope(() => new Explainer(ensemble, new ExplanationOptions { Top = 0 }).Explain(sources)));
             Assert.Equal(0, MadeOutsideAScope(() => NearestPatches.Find(model, data, 3, [0, 1])));
             Assert.Equal(0, MadeOutsideAScope(() => PrototypePruning.Evaluate(model, data, 3, 2)));
+            Assert.Equal(0, MadeOutsideAScope(() => PrototypePruning.AfterPush(model, data, new Dictionary<int, int>(), 3, 2)));
+            Assert.Equal(0, MadeOutsideAScope(() => PrototypeUsageMeter.Measure(ensemble, data)));
+            Assert.Equal(0, MadeOutsideAScope(() => NearestPatches.Find(model, data, 3, [0, 1], boxMethod: BoxMethod.Percentile)));
             Assert.Equal(0, MadeOutsideAScope(() => PrototypeGallery.Write(model, Path.Combine(directory, "gallery"))));
             Assert.Equal(0, MadeOutsideAScope(() => PrototypePruning.Remove(model, [0], 3, 2)));
             Assert.Equal(3, model.PrototypeCount);

@@ -34,7 +34,7 @@ public class TrainingFromScratchTests : IDisposable
         var before = TestData.State(model.Network);
         var summary = ProtoPNetTrainer.Train(model, data, null, Recipe() with { Phases = [TrainingPhase.Backbone(2)] });
         Assert.All(summary.Epochs, e => Assert.Equal("Backbone", e.Phase));
-        Assert.All(summary.Epochs, e => Assert.True(e.AuxiliaryCrossEntropy > 0 && double.IsNaN(e.Cluster)));
+        Assert.All(summary.Epochs, e => Assert.True(e.CrossEntropy > 0 && e.CrossEntropy == e.Loss && double.IsNaN(e.Cluster)));
         var after = TestData.State(model.Network);
         // The backbone learned; the ProtoPNet head (add-on, prototypes, last layer) did not take part.
         foreach (var (name, values) in before.Where(kv => !kv.Key.StartsWith("features.", StringComparison.Ordinal)))

@@ -48,9 +48,19 @@ Describe 'Training from random weights with the default settings' {
         $pointing = $results | Where-Object Metric -EQ 'PointingGame'
         $pointing.Value | Should -BeGreaterOrEqual 0.9
         $pointing.Value | Should -BeGreaterThan (2 * $pointing.Chance)
-        # Every pushed prototype is scored (its source patch on or off a key glyph); the share is reported beside its chance.
-        $pointing.PushedPrototypes | Should -Be 80
-        $pointing.PrototypesOnPart | Should -Not -BeNullOrEmpty
+        # Every prototype push kept is scored (its source window on or off a key glyph).
+        $pointing.PushedPrototypes | Should -Be $model.PrototypeCount
+    }
+
+    It 'keeps only prototypes that are the key glyph, and they carry the weight' {
+        # Push prunes by default the prototypes whose nearest training patches are of mixed classes (background,
+        # distractors): what stays is the parts that decide (docs/algorithm.md, "Pruning after push").
+        $pointing = $model | Measure-ProtoPNetInterpretability -Dataset $test -PartsPath $planted.PartsPath -Metric PointingGame | Where-Object Metric -EQ 'PointingGame'
+        $model.PrototypeCount | Should -BeLessThan 80
+        $pointing.PrototypesOnPart | Should -BeGreaterOrEqual 0.9
+        $pointing.PrototypesOnPart | Should -BeGreaterThan (2 * $pointing.PrototypesOnPartChance)
+        $pointing.PrototypesOnPartWeightShare | Should -BeGreaterOrEqual 0.95
+        ($model.PrototypeClass | Sort-Object -Unique).Count | Should -Be 8
     }
 
     It 'reports the receptive-field box in BoxX… by default and the paper''s box with -BoxMethod Percentile' {

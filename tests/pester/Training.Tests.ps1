@@ -20,7 +20,7 @@ AfterAll {
 
 Describe 'Start-ProtoPNetTraining' {
     It 'emits one epoch result per epoch with the named loss terms' {
-        $results = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -ValidationDataset $data -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 1 -Threads 1)
+        $results = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -ValidationDataset $data -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 1 -Threads 1)
         $results.Count | Should -Be 3
         $results[0] | Should -BeOfType ([ProtoPNet.Training.TrainingEpochResult])
         $results.Phase | Should -Be @('Warm', 'Joint', 'Joint')
@@ -32,8 +32,8 @@ Describe 'Start-ProtoPNetTraining' {
 
     It 'with -PassThru emits only the model, which flows into push and last layer' {
         $model = New-TestModel
-        $out = @($model | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 0 -BatchSize 4 -PassThru -InformationVariable info |
-                 Invoke-PrototypePush -Dataset $data -PassThru | Optimize-LastLayer -Dataset $data -MaxIterations 200 -WarningAction SilentlyContinue -PassThru)
+        $out = @($model | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 1 -Epochs 0 -BatchSize 4 -PassThru -InformationVariable info |
+                 Invoke-PrototypePush -Dataset $data -NoPrune -PassThru | Optimize-LastLayer -Dataset $data -MaxIterations 200 -WarningAction SilentlyContinue -PassThru)
         $out.Count | Should -Be 1
         [object]::ReferenceEquals($out[0], $model) | Should -BeTrue
         @($info | Where-Object { $_.Tags -contains 'TrainingEpoch' }).Count | Should -Be 1
@@ -41,12 +41,23 @@ Describe 'Start-ProtoPNetTraining' {
         $model.History.Stage | Should -Contain 'LastLayer'
     }
 
+    It 'runs the backbone epochs for a random backbone also when -WarmEpochs and -Epochs are given, and says so' {
+        $out = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 1 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue -Verbose 4>&1)
+        $epochs = $out | Where-Object { $_ -is [ProtoPNet.Training.TrainingEpochResult] }
+        $epochs.Phase | Should -Be @('Backbone', 'Backbone', 'Backbone', 'Warm', 'Joint')
+        ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -Contain 'Schedule: 3 backbone epochs (the backbone starts from random weights; -BackboneEpochs 0 turns them off), 1 warm, 1 joint.'
+        # A model whose backbone has trained gets none.
+        $trained = New-TestModel
+        $null = $trained | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 0 -Epochs 1 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue
+        (@($trained | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 0 -Epochs 1 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue).Phase) | Should -Be @('Joint')
+    }
+
     It 'caches the frozen backbone in warm epochs, and with -WarmBatchNorm Train trains its BatchNorm statistics instead' {
-        $frozen = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 2 -Epochs 0 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue)
+        $frozen = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 2 -Epochs 0 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue)
         $frozen.BackboneCached | Should -Be @($true, $true)
         $model = New-TestModel
         $before = $model.Network.Backbone.state_dict()['features.bn1.running_mean'].clone()
-        $trained = @($model | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 2 -Epochs 0 -BatchSize 4 -Seed 1 -Threads 1 -WarmBatchNorm Train -WarningAction SilentlyContinue)
+        $trained = @($model | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 2 -Epochs 0 -BatchSize 4 -Seed 1 -Threads 1 -WarmBatchNorm Train -WarningAction SilentlyContinue)
         $trained.BackboneCached | Should -Be @($false, $false)
         $model.Network.Backbone.state_dict()['features.bn1.running_mean'].sub($before).abs().max().item[float]() | Should -BeGreaterThan 0
     }
@@ -54,8 +65,8 @@ Describe 'Start-ProtoPNetTraining' {
     It 'trains with -Precision BFloat16 and leaves a float32 model that runs in float32' {
         $reference = New-TestModel
         $mixed = New-TestModel
-        $a = @($reference | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue)
-        $b = @($mixed | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 1 -Threads 1 -Precision BFloat16 -WarningAction SilentlyContinue)
+        $a = @($reference | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue)
+        $b = @($mixed | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 1 -Threads 1 -Precision BFloat16 -WarningAction SilentlyContinue)
         $b.Count | Should -Be 3
         $b[-1].Loss | Should -Not -Be $a[-1].Loss                     # the bfloat16 path ran
         [math]::Abs($b[-1].Loss / $a[-1].Loss - 1) | Should -BeLessThan 0.1
@@ -76,9 +87,9 @@ Describe 'Start-ProtoPNetTraining' {
 
     It 'writes a checkpoint every epoch and -Resume continues after the last completed epoch' {
         $dir = Join-Path $temp 'checkpoints'
-        $null = New-TestModel | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 1 -BatchSize 4 -Seed 2 -CheckpointDirectory $dir
+        $null = New-TestModel | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 1 -Epochs 1 -BatchSize 4 -Seed 2 -CheckpointDirectory $dir
         Test-Path (Join-Path $dir 'checkpoint.ptck') | Should -BeTrue
-        $more = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 2 -CheckpointDirectory $dir -Resume)
+        $more = @(New-TestModel | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 1 -Epochs 2 -BatchSize 4 -Seed 2 -CheckpointDirectory $dir -Resume)
         $more.Epoch | Should -Be @(3)
         @(Get-ChildItem $dir).Count | Should -Be 1
     }
@@ -88,7 +99,7 @@ Describe 'Invoke-PrototypePush' {
     It 'reports moved distances and writes the prototype pictures' {
         $model = New-TestModel
         $out = Join-Path $temp 'push'
-        $result = $model | Invoke-PrototypePush -Dataset $data -OutputDirectory $out -ComparisonDataset $data
+        $result = $model | Invoke-PrototypePush -Dataset $data -NoPrune -OutputDirectory $out -ComparisonDataset $data
         $result.Pushed | Should -Be 4
         $result.Prototypes.Count | Should -Be 4
         $result.DistinctPatches | Should -Be ($result.Pushed - @($result.Prototypes | Where-Object { $null -ne $_.SamePatchAs }).Count)
@@ -101,19 +112,44 @@ Describe 'Invoke-PrototypePush' {
 
     It 'starts from the backbone features a warm-only training kept, and gives the same prototypes as from the images' {
         $model = New-TestModel
-        $null = $model | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 1 -Epochs 0 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue
+        $null = $model | Start-ProtoPNetTraining -Dataset $data -BackboneEpochs 0 -WarmEpochs 1 -Epochs 0 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue
         $file = Join-Path $temp 'warm.ptpn'
         New-Item -ItemType Directory -Force $temp | Out-Null
         $model | Export-ProtoPNet -LiteralPath $file
-        $kept = $model | Invoke-PrototypePush -Dataset $data
+        $kept = $model | Invoke-PrototypePush -Dataset $data -NoPrune
         $kept.FromKeptFeatures | Should -BeTrue
-        $fromImages = Import-ProtoPNet -LiteralPath $file | Invoke-PrototypePush -Dataset $data
+        $fromImages = Import-ProtoPNet -LiteralPath $file | Invoke-PrototypePush -Dataset $data -NoPrune
         $fromImages.FromKeptFeatures | Should -BeFalse
         $kept.Prototypes.SourceIndex | Should -Be $fromImages.Prototypes.SourceIndex
         $kept.Prototypes.Distance | Should -Be $fromImages.Prototypes.Distance
         # A joint epoch changes the backbone: the next push reads the images.
         $null = $model | Start-ProtoPNetTraining -Dataset $data -WarmEpochs 0 -Epochs 1 -BatchSize 4 -Seed 1 -Threads 1 -WarningAction SilentlyContinue
         ($model | Invoke-PrototypePush -Dataset $data).FromKeptFeatures | Should -BeFalse
+    }
+
+    It 'prunes by default the prototypes that are not parts of their class, never the last of a class; -NoPrune keeps all' {
+        # Every image is labelled 'a': the prototypes of b and c find no nearest patch of their class.
+        $images = [TorchSharp.torch]::rand([long[]]@(8, 3, 16, 16))
+        $onlyA = [ProtoPNet.Data.TensorDataset]::new('only-a', $images, [int[]]@(0) * 8, [string[]]@('a', 'b', 'c'))
+        $new = { New-ProtoPNet -Backbone smallcnn -ClassName a, b, c -PrototypesPerClass 2 -ImageSize 16 -PrototypeDepth 16 -Seed 5 }
+        $kept = & $new
+        ($kept | Invoke-PrototypePush -Dataset $onlyA -NoPrune).Kept | Should -Be 6
+        $kept.PrototypeCount | Should -Be 6
+
+        $model = & $new
+        $out = @($model | Invoke-PrototypePush -Dataset $onlyA -Verbose 4>&1)
+        $result = $out | Where-Object { $_ -is [ProtoPNet.Projection.PushResult] }
+        $verbose = $out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
+        $result.Removed.Count | Should -BeGreaterOrEqual 2
+        $result.Kept | Should -Be $model.PrototypeCount
+        $model.PrototypeCount | Should -Be (6 - $result.Removed.Count)
+        # b and c keep one prototype each, the one the last-of-class rule names.
+        ($model.PrototypeClass | Sort-Object -Unique) | Should -Be @(0, 1, 2)
+        @($model.PrototypeClass | Where-Object { $_ -eq 1 }).Count | Should -Be 1
+        @($model.PrototypeClass | Where-Object { $_ -eq 2 }).Count | Should -Be 1
+        ($verbose.Message | Where-Object { $_ -like 'Keep prototype * kept as the last prototype of class*' }).Count | Should -Be 2
+        $model.History.Stage | Should -Contain 'Prune'
+        ($result | Format-List | Out-String) | Should -Match "Pruned\s+: $($result.Removed.Count) not parts of their class"
     }
 
     It 'refuses a push set with other classes with ClassMismatch' {

@@ -77,7 +77,7 @@ public sealed class Explainer
         }
         memberNames = classifier is ProtoPNetEnsemble e ? e.MemberNames.ToArray() : [classifier.Name];
         if (options.OutputDirectory is not null)
-            sheets = new ScoringSheetWriter(classifier, memberNames, options.OutputDirectory, options.PushDataset);
+            sheets = new ScoringSheetWriter(classifier, memberNames, options.OutputDirectory, options.PushDataset, options.BoxMethod);
     }
 
     /// <summary>Explains a batch; results come back in input order, failed items with their error.</summary>
@@ -353,6 +353,7 @@ public sealed class Explainer
             ReceptiveFieldX = window.X, ReceptiveFieldY = window.Y, ReceptiveFieldWidth = window.Width, ReceptiveFieldHeight = window.Height,
             ScoringSheet = sheetPath ?? "",
             BoxMethod = options.BoxMethod.ToString(),
+            MemberIndex = e.Member,
         };
     }
 }

@@ -69,4 +69,7 @@ public sealed class ExplanationRow
     public string ScoringSheet { get; init; } = "";
     /// <summary>What BoxX… and PrototypeBoxX… are: "ReceptiveField" (the best patch's input window) or "Percentile" (the paper's box).</summary>
     public string BoxMethod { get; init; } = "";
+
+    /// <summary>Which member of an ensemble the prototype belongs to (0 for a single model).</summary>
+    internal int MemberIndex { get; init; }
 }

@@ -21,11 +21,16 @@ public sealed class NearestPatch
     public double Similarity { get; init; }
     public int LatentRow { get; init; }
     public int LatentColumn { get; init; }
-    /// <summary>The 95th-percentile box of the prototype's activation map on that image, in its own pixels (null when not computed).</summary>
+    /// <summary>
+    /// The patch's box in that image's own pixels, by <see cref="BoxMethod"/>: the receptive window of the nearest latent
+    /// patch, or the 95th-percentile box of the prototype's activation map (null when boxes were not computed).
+    /// </summary>
     public int? BoxX { get; init; }
     public int? BoxY { get; init; }
     public int? BoxWidth { get; init; }
     public int? BoxHeight { get; init; }
+    /// <summary>What BoxX… is: "ReceptiveField" or "Percentile"; empty without boxes.</summary>
+    public string BoxMethod { get; init; } = "";
 }
 
 public sealed record NearestPatchResult(IReadOnlyList<NearestPatch>[] PerPrototype, IReadOnlyList<SkippedItem> Skipped);
@@ -40,7 +45,8 @@ public static class NearestPatches
     private readonly record struct Candidate(double Distance, int Index, long Cell);
 
     public static NearestPatchResult Find(ProtoPNetModel model, ImageDataset dataset, int k, IReadOnlyList<int>? prototypes = null,
-        bool boxes = true, int batchSize = 64, IProgress<StageProgress>? progress = null, CancellationToken cancel = default)
+        bool boxes = true, int batchSize = 64, IProgress<StageProgress>? progress = null, CancellationToken cancel = default,
+        BoxMethod boxMethod = BoxMethod.ReceptiveField)
     {
         if (k < 1) throw new ProtoPNetException("InvalidK", ErrorKind.InvalidArgument, "K must be at least 1.", k);
         var selected = (prototypes ?? Enumerable.Range(0, model.PrototypeCount).ToList()).ToArray();
@@ -71,7 +77,7 @@ public static class NearestPatches
             progress?.Report(new StageProgress(done, dataset.Count));
         }
 
-        var boxesByPair = boxes ? Boxes(model, dataset, selected, best, cancel) : null;
+        var boxesByPair = boxes ? Boxes(model, dataset, selected, best, boxMethod, cancel) : null;
         var result = new IReadOnlyList<NearestPatch>[selected.Length];
         int width = model.FeatureMapSize;
         for (int s = 0; s < selected.Length; s++)
@@ -94,6 +100,7 @@ public static class NearestPatches
                     LatentRow = (int)(c.Cell / width),
                     LatentColumn = (int)(c.Cell % width),
                     BoxX = box?.X, BoxY = box?.Y, BoxWidth = box?.Width, BoxHeight = box?.Height,
+                    BoxMethod = box is null ? "" : boxMethod.ToString(),
                 };
             }).ToList();
         }
@@ -119,19 +126,19 @@ public static class NearestPatches
         return (output.MinDistances.cpu().data<float>().ToArray(), output.DistanceMaps.flatten(2).argmin(2).cpu().data<long>().ToArray());
     });
 
-    /// <summary>Activation boxes, in original pixels, for every (prototype, image) pair that was kept.</summary>
+    /// <summary>Boxes, in original pixels, for every (prototype, image) pair that was kept: receptive windows need only each image's geometry, percentile boxes a forward pass.</summary>
     private static Dictionary<(int, int), PixelBox> Boxes(ProtoPNetModel model, ImageDataset dataset, int[] selected, List<Candidate>[] best,
-        CancellationToken cancel)
+        BoxMethod boxMethod, CancellationToken cancel)
     {
-        var byImage = new SortedDictionary<int, List<int>>();
+        var byImage = new SortedDictionary<int, List<(int J, long Cell)>>();
         for (int s = 0; s < selected.Length; s++)
             foreach (var c in best[s])
             {
-                if (!byImage.TryGetValue(c.Index, out var list)) byImage[c.Index] = list = new List<int>();
-                list.Add(selected[s]);
+                if (!byImage.TryGetValue(c.Index, out var list)) byImage[c.Index] = list = new List<(int, long)>();
+                list.Add((selected[s], c.Cell));
             }
         var result = new Dictionary<(int, int), PixelBox>();
-        int size = model.ImageSize;
+        int size = model.ImageSize, width = model.FeatureMapSize;
         foreach (var chunk in byImage.Chunk(32))
         {
             cancel.ThrowIfCancellationRequested();
@@ -139,9 +146,15 @@ public static class NearestPatches
             var loaded = chunk.Select(e => dataset.Load(e.Key, size)).ToArray();
             try
             {
+                var pairs = chunk.SelectMany((e, b) => e.Value.Select(v => (B: b, v.J, v.Cell, Index: e.Key))).ToArray();
+                if (boxMethod == BoxMethod.ReceptiveField)
+                {
+                    foreach (var p in pairs)
+                        result[(p.J, p.Index)] = ImageRegion.ReceptiveWindow(model, (int)(p.Cell / width), (int)(p.Cell % width)).ToOriginal(loaded[p.B].Geometry);
+                    continue;
+                }
                 var input = Normalize.Apply(torch.stack(loaded.Select(l => l.Pixels)), model.Normalization);
                 var maps = model.Infer(network => network.forward(input.to(model.Device)).DistanceMaps);
-                var pairs = chunk.SelectMany((e, b) => e.Value.Select(j => (B: b, J: j, Index: e.Key))).ToArray();
                 long m = maps.shape[1];
                 var flat = torch.tensor(pairs.Select(p => p.B * m + p.J).ToArray(), device: maps.device);
                 var activations = ImageRegion.Activations(maps.flatten(0, 1).index_select(0, flat), model.Network);

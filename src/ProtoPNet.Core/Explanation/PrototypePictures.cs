@@ -9,7 +9,8 @@ namespace ProtoPNet.Explanation;
 
 /// <summary>
 /// Renders each prototype once into a folder: its patch (the box cut from the training image it was projected
-/// onto) and that training image with the box drawn. Source images are files, or items of the push dataset for
+/// onto) and that training image with the box drawn — the box of the page's <see cref="BoxMethod"/>, the same one
+/// the rows report (<see cref="PrototypeProvenance.DrawnBox"/>). Source images are files, or items of the push dataset for
 /// container formats (IDX "file#n"). Returns null file names when a prototype has no provenance or its source is gone.
 /// </summary>
 internal sealed class PrototypePictures
@@ -19,12 +20,26 @@ internal sealed class PrototypePictures
     private readonly int imageSize;
     private readonly Dictionary<(ProtoPNetModel, int), (string? Patch, string? Source)> written = new();
 
-    public PrototypePictures(string directory, int imageSize, ImageDataset? pushDataset)
+    public PrototypePictures(string directory, int imageSize, ImageDataset? pushDataset, BoxMethod boxMethod)
     {
         this.directory = directory;
         this.imageSize = imageSize;
         this.pushDataset = pushDataset;
+        BoxMethod = boxMethod;
     }
+
+    /// <summary>The box method the pictures draw (a prototype pushed before windows were recorded falls back to Percentile).</summary>
+    public BoxMethod BoxMethod { get; }
+
+    /// <summary>Words for a caption: which box a picture of this prototype shows.</summary>
+    public string BoxCaption(PrototypeProvenance provenance) => provenance.DrawnBox(BoxMethod).Method == BoxMethod
+        ? Describe(BoxMethod)
+        : Describe(BoxMethod.Percentile) + " (this model file has no receptive window for it; push again to record one)";
+
+    /// <summary>What a box of <paramref name="method"/> is, in a page's words.</summary>
+    public static string Describe(BoxMethod method) => method == BoxMethod.Percentile
+        ? "the smallest rectangle holding the top 5 % of the prototype's upsampled activation map (the paper's box)"
+        : "the receptive window of the best-matching latent patch (every input pixel that patch sees)";
 
     /// <summary>File names (relative to the folder) of the patch and source pictures; rendered on first request.</summary>
     public (string? Patch, string? Source) Get(ProtoPNetModel model, int memberIndex, int prototype)
@@ -66,7 +81,7 @@ internal sealed class PrototypePictures
     /// <summary>The prototype's source image and the patch box in its pixels, or null when it cannot be found.</summary>
     private Image<Rgb24>? LoadSource(PrototypeProvenance provenance, out PixelBox box)
     {
-        box = new PixelBox(provenance.BoxX, provenance.BoxY, provenance.BoxWidth, provenance.BoxHeight);
+        box = provenance.DrawnBox(BoxMethod).Box;
         try
         {
             if (File.Exists(provenance.SourceImage)) return ImageDecoder.DecodeRgb(provenance.SourceImage);

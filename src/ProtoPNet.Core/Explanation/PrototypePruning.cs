@@ -18,6 +18,12 @@ public sealed class PruningDecision
     public string NearestClasses { get; init; } = "";
     public bool Prune { get; init; }
     public string Reason { get; init; } = "";
+    /// <summary>
+    /// Which rule decided: NearestPatches (the authors' k-nearest rule), SamePatch (push put it on the same training
+    /// patch as an earlier prototype: the same vector, merged into that one) or LastOfClass (kept: every other prototype
+    /// of its class goes).
+    /// </summary>
+    public string Rule { get; init; } = "NearestPatches";
 }
 
 /// <summary>
@@ -57,6 +63,35 @@ public static class PrototypePruning
             };
         }).ToList();
     }
+
+    /// <summary>
+    /// The pruning Invoke-PrototypePush applies by default (docs/algorithm.md, "Pruning after push"): the authors' rule,
+    /// then every prototype push put on the same training patch as a lower-numbered one (<paramref name="samePatchAs"/>:
+    /// prototype → that one) is merged into it, and a class never loses its last prototype (the one with the most
+    /// own-class nearest patches, then the lowest index, stays).
+    /// </summary>
+    public static IReadOnlyList<PruningDecision> AfterPush(ProtoPNetModel model, ImageDataset dataset, IReadOnlyDictionary<int, int> samePatchAs,
+        int k = 6, int threshold = 3, IProgress<StageProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var decisions = Evaluate(model, dataset, k, threshold, progress, cancel).ToArray();
+        foreach (var (j, earlier) in samePatchAs)
+            if (!decisions[j].Prune)
+                decisions[j] = Copy(decisions[j], true, "SamePatch", $"push put it on the same training patch as prototype {earlier}: the same vector, merged into it");
+        foreach (var ofClass in decisions.GroupBy(d => d.PrototypeClass))
+        {
+            if (ofClass.Any(d => !d.Prune)) continue;
+            var keep = ofClass.OrderBy(d => d.Rule == "SamePatch").ThenByDescending(d => d.NearestOfClass).ThenBy(d => d.PrototypeIndex).First();
+            decisions[keep.PrototypeIndex] = Copy(keep, false, "LastOfClass",
+                $"kept as the last prototype of class '{keep.PrototypeClass}' ({keep.NearestOfClass} of its {keep.K} nearest training patches are of its class)");
+        }
+        return decisions;
+    }
+
+    private static PruningDecision Copy(PruningDecision d, bool prune, string rule, string reason) => new()
+    {
+        Model = d.Model, PrototypeIndex = d.PrototypeIndex, PrototypeClass = d.PrototypeClass, NearestOfClass = d.NearestOfClass, K = d.K,
+        Threshold = d.Threshold, NearestClasses = d.NearestClasses, Prune = prune, Rule = rule, Reason = reason,
+    };
 
     /// <summary>Removes the prototypes <paramref name="remove"/> (indices) and records it in the model's history.</summary>
     public static void Remove(ProtoPNetModel model, IReadOnlyCollection<int> remove, int k, int threshold)

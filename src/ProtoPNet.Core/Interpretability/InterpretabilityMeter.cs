@@ -323,7 +323,7 @@ public static class InterpretabilityMeter
                     chance += PointingGame.Chance(boxes[b].Width, boxes[b].Height, imageParts, size, size);
                 }
             }
-            var (onPart, onPartChance, pushed) = PrototypesOnParts();
+            var (onPart, onPartChance, pushed, weightOnPart) = PrototypesOnParts();
             pointingDone = true;
             return Timed(clock, read, (seconds, rate) => new InterpretabilityMetric
             {
@@ -334,6 +334,7 @@ public static class InterpretabilityMeter
                 Images = scored, Prototypes = totalPrototypes, Seconds = seconds, ImagesPerSecond = rate,
                 Box = options.BoxMethod.ToString(), Parts = parts!.Source,
                 PrototypesOnPart = onPart, PrototypesOnPartChance = onPartChance, PushedPrototypes = pushed,
+                PrototypesOnPartWeightShare = weightOnPart,
             });
         }
 
@@ -391,13 +392,17 @@ public static class InterpretabilityMeter
             return boxes;
         }
 
-        /// <summary>Share of pushed prototypes whose source box centre lies on a part of their source image (original pixels), and its chance.</summary>
-        private (double? Share, double? Chance, int? Count) PrototypesOnParts()
+        /// <summary>
+        /// Share of pushed prototypes whose source box centre lies on a part of their source image (original pixels), its
+        /// chance, and the share of those prototypes' positive own-class weight that the ones on a part carry.
+        /// </summary>
+        private (double? Share, double? Chance, int? Count, double? WeightShare) PrototypesOnParts()
         {
             int count = 0, on = 0;
-            double chance = 0;
+            double chance = 0, weight = 0, weightOn = 0;
             for (int m = 0; m < members.Count; m++)
             {
+                var own = members[m].OwnClassWeights();
                 for (int j = 0; j < members[m].PrototypeCount; j++)
                 {
                     var provenance = members[m].Provenance[j];
@@ -418,11 +423,12 @@ public static class InterpretabilityMeter
                     bool hit = PointingGame.Hits(box, original);
                     sourceOnPart[offsets[m] + j] = hit;
                     count++;
-                    if (hit) on++;
+                    weight += Math.Max(0, own[j]);
+                    if (hit) { on++; weightOn += Math.Max(0, own[j]); }
                     chance += PointingGame.Chance(box.Width, box.Height, original, width, height);
                 }
             }
-            return count == 0 ? (null, null, 0) : ((double)on / count, chance / count, count);
+            return count == 0 ? (null, null, 0, null) : ((double)on / count, chance / count, count, weight > 0 ? weightOn / weight : null);
         }
 
         /// <summary>Parts in the original image's own pixels (no crop, no resize).</summary>

@@ -29,8 +29,9 @@ public static class InterpretabilityPage
         ("Insertion", true, new Rgb24(160, 180, 240), "#a0b4f0", "insertion, random order"),
     ];
 
+    /// <param name="boxMethod">The box the push patches are cut by: the one the pointing game used.</param>
     public static IReadOnlyList<string> Write(string directory, InterpretabilityReport report, IClassifier classifier, ImageDataset dataset,
-        CancellationToken cancel = default)
+        BoxMethod boxMethod = BoxMethod.ReceptiveField, CancellationToken cancel = default)
     {
         Directory.CreateDirectory(directory);
         var files = new List<string>();
@@ -50,7 +51,8 @@ public static class InterpretabilityPage
         html.Append("</table>\n");
         if (report.Metrics.FirstOrDefault(m => m.Metric == "PointingGame") is { PushedPrototypes: > 0 } pointing)
             html.Append("<p>Pushed prototypes whose source box centre lies on a part: ").Append(Num(pointing.PrototypesOnPart))
-                .Append(" of ").Append(pointing.PushedPrototypes).Append(" (chance ").Append(Num(pointing.PrototypesOnPartChance)).Append(").</p>\n");
+                .Append(" of ").Append(pointing.PushedPrototypes).Append(" (chance ").Append(Num(pointing.PrototypesOnPartChance)).Append("); they carry ")
+                .Append(Num(pointing.PrototypesOnPartWeightShare)).Append(" of those prototypes' positive own-class weight.</p>\n");
 
         var curves = report.Metrics.Where(m => m.Metric is "Deletion" or "Insertion").ToArray();
         if (curves.Length > 0)
@@ -70,7 +72,9 @@ public static class InterpretabilityPage
         var rated = report.Prototypes.Where(p => p.HitRate is not null).ToArray();
         if (rated.Length > 0)
         {
-            html.Append("<h2>Most and least consistent prototypes</h2>\n");
+            html.Append("<h2>Most and least consistent prototypes</h2>\n<p>Push patch: the prototype's source box by -BoxMethod ").Append(boxMethod)
+                .Append(boxMethod == BoxMethod.Percentile ? " (the top 5 % of its upsampled activation map)" : " (the receptive window of its source latent patch)")
+                .Append(", cut from its source image and shown at 64×64.</p>\n");
             var most = rated.OrderByDescending(p => p.HitRate).ThenBy(p => p.Model).ThenBy(p => p.Index).Take(5).ToArray();
             var least = rated.OrderBy(p => p.HitRate).ThenBy(p => p.Model).ThenBy(p => p.Index).Take(5).ToArray();
             foreach (var (title, rows) in new[] { ("Most consistent", most), ("Least consistent", least) })
@@ -79,7 +83,7 @@ public static class InterpretabilityPage
                 foreach (var p in rows)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    string patch = Patch(directory, classifier, p, files);
+                    string patch = Patch(directory, classifier, p, boxMethod, files);
                     html.Append("<tr><td class=\"l\">").Append(Esc(p.Model)).Append("</td><td>").Append(p.Index).Append("</td><td class=\"l\">").Append(Esc(p.Class))
                         .Append("</td><td class=\"l\">").Append(Esc(p.PreferredPart)).Append("</td><td>").Append(Num(p.HitRate, "0.###")).Append("</td><td>")
                         .Append(Num(p.Stability, "0.#")).Append("</td><td>")
@@ -96,8 +100,8 @@ public static class InterpretabilityPage
         return files;
     }
 
-    /// <summary>The prototype's push patch (its source box in its source image), as a PNG beside the page; "" when there is none.</summary>
-    private static string Patch(string directory, IClassifier classifier, PrototypeInterpretability row, List<string> files)
+    /// <summary>The prototype's push patch (its source box by <paramref name="boxMethod"/> in its source image), as a PNG beside the page; "" when there is none.</summary>
+    private static string Patch(string directory, IClassifier classifier, PrototypeInterpretability row, BoxMethod boxMethod, List<string> files)
     {
         if (row.MemberIndex >= classifier.Members.Count) return "";
         var member = classifier.Members[row.MemberIndex];
@@ -105,7 +109,8 @@ public static class InterpretabilityPage
         try
         {
             using var image = ImageDecoder.DecodeRgb(p.SourceImage);
-            var box = Rectangle.Intersect(new Rectangle(p.BoxX, p.BoxY, p.BoxWidth, p.BoxHeight), new Rectangle(0, 0, image.Width, image.Height));
+            var (drawn, _) = p.DrawnBox(boxMethod);
+            var box = Rectangle.Intersect(new Rectangle(drawn.X, drawn.Y, drawn.Width, drawn.Height), new Rectangle(0, 0, image.Width, image.Height));
             if (box.Width <= 0 || box.Height <= 0) return "";
             image.Mutate(x => x.Crop(box).Resize(64, 64, KnownResamplers.NearestNeighbor));
             string name = string.Create(CultureInfo.InvariantCulture, $"prototype-{Safe(row.Model)}-{row.Index}.png");

@@ -47,6 +47,11 @@ public sealed class InterpretabilityMetric
     public double? PrototypesOnPart { get; init; }
     /// <summary>Chance of <see cref="PrototypesOnPart"/>: a box of the same size at a random place in the source image.</summary>
     public double? PrototypesOnPartChance { get; init; }
+    /// <summary>
+    /// PointingGame: of the positive own-class last-layer weight of those pushed prototypes, the share carried by the ones
+    /// on a part — whether the prototypes that decide are the parts.
+    /// </summary>
+    public double? PrototypesOnPartWeightShare { get; init; }
     /// <summary>Pushed prototypes whose source image has parts.</summary>
     public int? PushedPrototypes { get; init; }
     /// <summary>Where the part annotations came from.</summary>

@@ -123,6 +123,17 @@ public sealed class ProtoPNetModel : IClassifier, IDisposable
 
     public void SetProvenance(int prototype, PrototypeProvenance? record) => provenance[prototype] = record;
 
+    /// <summary>Each prototype's last-layer weight to its own class (a copy, on the CPU).</summary>
+    public double[] OwnClassWeights()
+    {
+        float[] w;
+        using (var scope = torch.NewDisposeScope())
+        using (torch.no_grad())
+            w = Network.LastLayer.weight!.detach().cpu().data<float>().ToArray();
+        int m = PrototypeCount;
+        return Enumerable.Range(0, m).Select(j => (double)w[prototypeClass[j] * m + j]).ToArray();
+    }
+
     internal void ReplaceProvenance(PrototypeProvenance?[] records) => provenance = records;
 
     /// <summary>Logits [N,K] for normalized images, in eval mode without gradients, serialized on <see cref="SyncRoot"/>.</summary>

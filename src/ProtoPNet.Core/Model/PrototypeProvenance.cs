@@ -31,4 +31,11 @@ public sealed record PrototypeProvenance
         BoxMethod.Percentile => new Data.PixelBox(BoxX, BoxY, BoxWidth, BoxHeight),
         _ => WindowX is int x && WindowY is int y && WindowWidth is int w && WindowHeight is int h ? new Data.PixelBox(x, y, w, h) : null,
     };
+
+    /// <summary>
+    /// The box a picture of the source patch draws: <paramref name="method"/>'s, or the percentile box (and that method)
+    /// when the file predates recorded receptive windows, so a caption can say which box it is.
+    /// </summary>
+    public (Data.PixelBox Box, BoxMethod Method) DrawnBox(BoxMethod method) =>
+        Box(method) is Data.PixelBox box ? (box, method) : (Box(BoxMethod.Percentile)!.Value, BoxMethod.Percentile);
 }

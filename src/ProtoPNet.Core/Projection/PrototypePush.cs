@@ -93,6 +93,7 @@ public static partial class PrototypePush
                     Model = model.Name,
                     Dataset = dataset.Name,
                     PrototypeCount = m,
+                    Kept = m,
                     Pushed = m - unchanged.Length,
                     Unchanged = unchanged,
                     DistinctPatches = distinctPatches,

@@ -4,7 +4,7 @@ namespace ProtoPNet.Projection;
 /// The outcome of a push, with the paper's Theorem 2.1 made visible: how far each prototype moved and, given a
 /// comparison dataset, how many of its images changed their prediction across the push.
 /// </summary>
-public sealed class PushResult
+public sealed record PushResult
 {
     public string Model { get; init; } = "";
     public string Dataset { get; init; } = "";
@@ -39,5 +39,12 @@ public sealed class PushResult
     public string? OutputDirectory { get; init; }
     public double Seconds { get; init; }
     public double RenderSeconds { get; init; }
+    /// <summary>
+    /// Prototypes removed after the push (indices before removal): by the pruning rule or merged into another prototype
+    /// on the same patch (Invoke-PrototypePush without -NoPrune). Optimize the last layer next.
+    /// </summary>
+    public IReadOnlyList<int> Removed { get; init; } = [];
+    /// <summary>Prototypes the model has after the push and its pruning.</summary>
+    public int Kept { get; init; }
     public double SecondsPer1000Images => ImageCount == 0 ? 0 : Seconds * 1000.0 / ImageCount;
 }

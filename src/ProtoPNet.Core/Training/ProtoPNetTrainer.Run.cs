@@ -36,7 +36,7 @@ public static partial class ProtoPNetTrainer
         /// augmentation), the frozen BatchNorm normalizes with fixed statistics, and a cache is allowed.</summary>
         private bool CachesFrozenFeatures =>
             options.Augmentation is null && options.WarmBatchNorm == WarmBatchNorm.Frozen && options.FeatureCacheBytes > 0;
-        private AuxiliaryHead? auxiliary;
+        private PooledHead? pooledHead;
         private int seed;
 
         public Run(ProtoPNetModel model, ImageDataset train, ImageDataset? validation, TrainingOptions options, TrainingCallbacks callbacks, CancellationToken cancel)
@@ -77,7 +77,7 @@ public static partial class ProtoPNetTrainer
                 optimizerPhase = checkpoint.State.OptimizerPhase;
                 if (checkpoint.RngState is not null) torch.set_rng_state(checkpoint.RngState);
                 if (checkpoint.State.AuxiliaryWeight is { } auxWeight && checkpoint.State.AuxiliaryBias is { } auxBias)
-                    auxiliary = AuxiliaryHead.FromState(auxWeight, auxBias, network.Backbone.OutChannels, model.ClassCount, model.Device);
+                    pooledHead = PooledHead.FromState(auxWeight, auxBias, network.Backbone.OutChannels, model.ClassCount, model.Device);
                 checkpoint.Dispose();
                 callbacks.Verbose?.Invoke($"Resuming from '{checkpointPath}' after epoch {completed} of {totalEpochs}.");
             }
@@ -89,8 +89,8 @@ public static partial class ProtoPNetTrainer
             }
             int resumedFrom = completed;
             // Created after seeding, so that a run and its resumption draw the same initial head.
-            if (auxiliary is null && options.Phases.Any(p => p.Epochs > 0 && (p.PooledHead || options.AuxiliaryHead > 0 && p.Trains(ParameterGroup.Backbone))))
-                auxiliary = AuxiliaryHead.Create(network.Backbone.OutChannels, model.ClassCount, model.Device);
+            if (pooledHead is null && options.Phases.Any(p => p.Epochs > 0 && p.PooledHead))
+                pooledHead = PooledHead.Create(network.Backbone.OutChannels, model.ClassCount, model.Device);
             bool backboneTrainedBefore = model.BackboneIsTrained;
 
             bool wasTraining = network.training;
@@ -181,10 +181,10 @@ public static partial class ProtoPNetTrainer
             if (backboneTrains) DisposeCache();   // the backbone is about to change: its cached output would be stale
             var groups = phase.Groups.Select(g => new Adam.ParamGroup(ParameterGroups.Of(network, g.Group).ToArray(),
                 g.LearningRate, 0.9, 0.999, 1e-8, g.WeightDecay, false, false)).ToList();
-            // The auxiliary head learns at the backbone's rate, in the phases that train the backbone.
+            // The pooled head learns at the backbone's rate, in the backbone phase.
             var backboneGroup = phase.Groups.FirstOrDefault(g => g.Group == ParameterGroup.Backbone);
-            if (auxiliary is not null && backboneGroup is not null && (phase.PooledHead || options.AuxiliaryHead > 0))
-                groups.Add(new Adam.ParamGroup(auxiliary.Parameters, backboneGroup.LearningRate, 0.9, 0.999, 1e-8, 0, false, false));
+            if (pooledHead is not null && backboneGroup is not null && phase.PooledHead)
+                groups.Add(new Adam.ParamGroup(pooledHead.Parameters, backboneGroup.LearningRate, 0.9, 0.999, 1e-8, 0, false, false));
             using var optimizer = new FusedAdam(groups, phase.Groups[0].LearningRate);
             if (optimizerState is not null) optimizer.LoadState(optimizerState);
             // While the backbone trains, its weights and their optimizer state are kept in the layout it computes in.
@@ -196,7 +196,7 @@ public static partial class ProtoPNetTrainer
                 int epoch = epochStart + phaseEpoch + 1;
                 double factor = phase.LearningRateFactor(phaseEpoch);
                 int g = 0;
-                // Groups in the order built: the phase's, then the auxiliary head's (which follows the backbone's rate).
+                // Groups in the order built: the phase's, then the pooled head's (which follows the backbone's rate).
                 var rates = phase.Groups.Select(x => x.LearningRate).Append(phase.Groups.FirstOrDefault(x => x.Group == ParameterGroup.Backbone)?.LearningRate ?? 0).ToArray();
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = rates[g++] * factor;
 
@@ -223,16 +223,12 @@ public static partial class ProtoPNetTrainer
 
         private TrainingEpochResult RunEpoch(int epoch, TrainingPhase phase, Adam optimizer, bool backboneTrains)
         {
-            bool auxiliaryOn = auxiliary is not null && backboneTrains && options.AuxiliaryHead > 0;
             BatchLoss LossOf(Tensor images, Tensor labels)
             {
                 Tensor logits, minDistances;
-                Tensor? auxiliaryLoss = null;
                 if (backboneTrains)
                 {
-                    var features = network.BackboneFeatures(images);
-                    (logits, minDistances) = network.ForwardNearest(features);
-                    if (auxiliaryOn) auxiliaryLoss = auxiliary!.Loss(features, labels);
+                    (logits, minDistances) = network.ForwardNearest(network.BackboneFeatures(images));
                 }
                 else
                 {
@@ -241,20 +237,18 @@ public static partial class ProtoPNetTrainer
                     else using (torch.no_grad()) features = network.BackboneFeatures(images);
                     (logits, minDistances) = network.ForwardNearest(features);
                 }
-                // Not disposed here: the total may be terms.Total itself, and the batch's dispose scope frees them all.
+                // Not disposed here: the batch's dispose scope frees them all.
                 var terms = ProtoPNetLoss.Compute(logits, minDistances, labels,
                     network.PrototypeClassIdentity, network.LastLayer.weight!, options.Coefficients);
-                var total = auxiliaryLoss is null ? terms.Total : terms.Total.Add(auxiliaryLoss.Mul(options.AuxiliaryHead));
-                var values = torch.stack([total.detach(), terms.CrossEntropy.detach(), terms.Cluster.detach(), terms.Separation.detach(), terms.L1.detach(),
-                        (auxiliaryLoss ?? torch.zeros_like(terms.L1)).detach()])
+                var values = torch.stack([terms.Total.detach(), terms.CrossEntropy.detach(), terms.Cluster.detach(), terms.Separation.detach(), terms.L1.detach()])
                     .cpu().data<float>().ToArray();
-                return new BatchLoss(total, logits, values);
+                return new BatchLoss(terms.Total, logits, values);
             }
             EpochSums sums;
             // A frozen backbone without the cache is an inference pass per batch: its prepared weights last the epoch
             // (docs/performance.md, "Inference weights"; BatchNorm in training mode bypasses them).
             using (!backboneTrains && cache is null ? InferenceScope.Begin(network) : null)
-                sums = RunBatches(epoch, phase, optimizer, backboneTrains, valueCount: 6, LossOf,
+                sums = RunBatches(epoch, phase, optimizer, backboneTrains, valueCount: 5, LossOf,
                     v => $"The loss became {v[0]} (cross-entropy {v[1]}, cluster {v[2]}, separation {v[3]}, L1 {v[4]})",
                     (checkpointPath is not null ? $"The last good checkpoint is kept at '{checkpointPath}'. " : "") +
                     "Lower the learning rates or check the data for invalid values.");
@@ -283,7 +277,6 @@ public static partial class ProtoPNetTrainer
                 Cluster = sums.Values[2] / n,
                 Separation = sums.Values[3] / n,
                 L1 = sums.Values[4] / n,
-                AuxiliaryCrossEntropy = auxiliaryOn ? sums.Values[5] / n : null,
                 TrainAccuracy = sums.Correct / n,
                 ValidationAccuracy = validationAccuracy,
                 Seconds = sums.Seconds,
@@ -298,7 +291,7 @@ public static partial class ProtoPNetTrainer
         {
             BatchLoss LossOf(Tensor images, Tensor labels)
             {
-                var logits = auxiliary!.Logits(network.BackboneFeatures(images));
+                var logits = pooledHead!.Logits(network.BackboneFeatures(images));
                 var crossEntropy = nn.functional.cross_entropy(logits, labels);
                 return new BatchLoss(crossEntropy, logits, [crossEntropy.detach().cpu().item<float>()]);
             }
@@ -311,11 +304,11 @@ public static partial class ProtoPNetTrainer
                 Epoch = epoch,
                 Phase = phase.Name,
                 Loss = sums.Values[0] / n,
-                CrossEntropy = double.NaN,
+                // The pooled head's cross-entropy: the ProtoPNet head takes no part in this phase.
+                CrossEntropy = sums.Values[0] / n,
                 Cluster = double.NaN,
                 Separation = double.NaN,
                 L1 = double.NaN,
-                AuxiliaryCrossEntropy = sums.Values[0] / n,
                 TrainAccuracy = sums.Correct / n,
                 Seconds = sums.Seconds,
                 ImagesPerSecond = sums.Seen / Math.Max(1e-9, sums.Seconds),
@@ -423,8 +416,8 @@ public static partial class ProtoPNetTrainer
                 BestEpoch = bestEpoch,
                 BestValidationAccuracy = bestAccuracy,
                 Results = results.ToList(),
-                AuxiliaryWeight = auxiliary?.WeightValues(),
-                AuxiliaryBias = auxiliary?.BiasValues(),
+                AuxiliaryWeight = pooledHead?.WeightValues(),
+                AuxiliaryBias = pooledHead?.BiasValues(),
             };
             // Not cancellable: a finished epoch is always saved (the write takes milliseconds and is atomic anyway).
             TrainingCheckpoint.Save(checkpointPath!, model, state, optimizerBytes, best, CancellationToken.None);
@@ -440,7 +433,7 @@ public static partial class ProtoPNetTrainer
         {
             DisposeCache();
             best?.Dispose();
-            auxiliary?.Dispose();
+            pooledHead?.Dispose();
         }
     }
 }

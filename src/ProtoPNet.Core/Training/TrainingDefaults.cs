@@ -24,8 +24,6 @@ public sealed record TrainingDefaults
     public double Gamma { get; init; } = 0.1;
     public double ClusterCoefficient { get; init; } = 0.8;
     public double SeparationCoefficient { get; init; } = -0.08;
-    /// <summary>Weight of the auxiliary pooled head's cross-entropy (<see cref="TrainingOptions.AuxiliaryHead"/>); 0 = off.</summary>
-    public double AuxiliaryHead { get; init; }
     /// <summary>BatchNorm of the frozen backbone in warm epochs (see <see cref="Training.WarmBatchNorm"/>).</summary>
     public WarmBatchNorm WarmBatchNorm { get; init; } = WarmBatchNorm.Frozen;
 

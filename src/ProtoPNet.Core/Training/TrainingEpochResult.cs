@@ -10,8 +10,6 @@ public sealed class TrainingEpochResult
     public double Cluster { get; init; }
     public double Separation { get; init; }
     public double L1 { get; init; }
-    /// <summary>Cross-entropy of the auxiliary pooled head (TrainingOptions.AuxiliaryHead); null when it is off or the phase froze the backbone.</summary>
-    public double? AuxiliaryCrossEntropy { get; init; }
     public double TrainAccuracy { get; init; }
     /// <summary>Null when no validation set was given.</summary>
     public double? ValidationAccuracy { get; init; }

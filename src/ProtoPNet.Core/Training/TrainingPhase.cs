@@ -93,12 +93,4 @@ public sealed record TrainingOptions
     /// and is float32 again afterwards. <see cref="ComputePrecision.BFloat16"/> trains faster on CPUs with native bfloat16.
     /// </summary>
     public ComputePrecision Precision { get; init; } = ComputePrecision.Float32;
-    /// <summary>
-    /// Weight of an auxiliary cross-entropy on a linear head over the max-pooled backbone features, in every phase
-    /// that trains the backbone; 0 for none (the authors'). A ProtoPNet head passes gradient to the backbone through one
-    /// patch per prototype and image, scaled by the log similarity's slope, so a randomly initialised backbone learns
-    /// slowly from it; the pooled head gives every patch a learning signal. It only shapes training: it is discarded
-    /// afterwards and never part of the model's computation (docs/algorithm.md, "Training from scratch").
-    /// </summary>
-    public double AuxiliaryHead { get; init; }
 }

@@ -6,19 +6,20 @@ using static TorchSharp.torch.nn;
 namespace ProtoPNet.Training;
 
 /// <summary>
-/// A linear classifier over the max-pooled backbone features, trained beside the ProtoPNet head while the backbone
-/// learns from scratch (<see cref="TrainingOptions.AuxiliaryHead"/>), and thrown away afterwards: it gives every latent
-/// patch a gradient, where the prototype layer's min-pool gives one patch per prototype.
+/// A linear classifier over the max-pooled backbone features: the head of the backbone phase
+/// (<see cref="TrainingPhase.PooledHead"/>), in which a backbone that starts from random weights learns as a plain
+/// classifier before the ProtoPNet phases; thrown away afterwards, never part of the model (docs/algorithm.md,
+/// "Training from scratch").
 /// </summary>
-internal sealed class AuxiliaryHead : IDisposable
+internal sealed class PooledHead : IDisposable
 {
     private readonly Linear linear;
 
-    private AuxiliaryHead(Linear linear) => this.linear = linear;
+    private PooledHead(Linear linear) => this.linear = linear;
 
-    public static AuxiliaryHead Create(int channels, int classes, Device device) => new(Linear(channels, classes).to(device));
+    public static PooledHead Create(int channels, int classes, Device device) => new(Linear(channels, classes).to(device));
 
-    public static AuxiliaryHead FromState(float[] weight, float[] bias, int channels, int classes, Device device)
+    public static PooledHead FromState(float[] weight, float[] bias, int channels, int classes, Device device)
     {
         var head = Create(channels, classes, device);
         using var _ = torch.no_grad();
@@ -39,13 +40,6 @@ internal sealed class AuxiliaryHead : IDisposable
         // and the max passes the gradient to the cell that fired, as the prototype layer's min-pool does.
         using var pooled = features.amax([2, 3]);
         return linear.forward(pooled);
-    }
-
-    /// <summary>Mean cross-entropy of the pooled head on backbone features [N, C, H, W].</summary>
-    public Tensor Loss(Tensor features, Tensor labels)
-    {
-        using var logits = Logits(features);
-        return nn.functional.cross_entropy(logits, labels);
     }
 
     public float[] WeightValues() => Values(linear.weight!);
