@@ -42,6 +42,7 @@ $test = Import-ProtoPNetDataset $data -Format Idx -Split Test
 $train, $validation = $all | Split-ProtoPNetDataset -ValidationFraction 0.1 -Seed $Seed
 
 $model = New-ProtoPNet -Backbone smallcnn -ClassName $all.ClassNames -ImageSize 28 -Seed $Seed -Name fashion-demo
+$initialPrototypes = $model.PrototypeCount
 $model | Format-List | Out-Host
 
 $accuracy = [ordered]@{}
@@ -60,7 +61,7 @@ Measure-Stage 'after training'
 
 Step 'Stage 2: push every prototype onto its nearest training patch of its own class'
 $model | Invoke-PrototypePush -Dataset $train -ComparisonDataset $validation -OutputDirectory (Join-Path $OutputDirectory 'prototypes') |
-    Format-List Pushed, DistinctPatches, MeanDistance, MaxDistance, PredictionsChanged, ComparisonCount, Seconds | Out-Host
+    Format-List Pushed, DistinctPatches, Removed, Kept, MeanDistance, MaxDistance, PredictionsChanged, ComparisonCount, Seconds | Out-Host
 Measure-Stage 'after push'
 
 Step 'Stage 3: convex last-layer solve (proximal Newton), wrong-class weights driven to zero'
@@ -75,6 +76,28 @@ $model | Optimize-LastLayer -Dataset $train | Out-Null
 Measure-Stage 'after cycle 2'
 
 $final = $model | Test-ProtoPNet -Dataset $test
+
+Step 'Prototypes: which the model kept, and whether they are the garment'
+# Fashion-MNIST's background is exactly 0: a prototype's receptive window is "mostly garment" when more than half of its
+# source image's pixels in it are not 0. Weight: each prototype's last-layer weight for its own class.
+$indexOf = @{}
+for ($i = 0; $i -lt $all.Count; $i++) { $indexOf[$all.SourceOf($i)] = $i }
+$prototypes = $model | Get-Prototype -Dataset $test -OutputDirectory (Join-Path $OutputDirectory 'gallery') -PushDataset $all
+$onObject = foreach ($p in $prototypes) {
+    $item = $all.Load($indexOf[$p.SourceImage], 28)
+    try {
+        $pixels = $item.Pixels.data[float]().ToArray()
+        $inside = 0; $garment = 0
+        for ($y = $p.WindowY; $y -lt $p.WindowY + $p.WindowHeight; $y++) {
+            for ($x = $p.WindowX; $x -lt $p.WindowX + $p.WindowWidth; $x++) { $inside++; if ($pixels[$y * 28 + $x] -gt 0) { $garment++ } }
+        }
+        [pscustomobject]@{ Index = $p.Index; Garment = $garment / [math]::Max(1, $inside); Weight = [math]::Max(0, $p.Weight) }
+    } finally { $item.Dispose() }
+}
+$mostly = @($onObject | Where-Object Garment -GT 0.5)
+$weightShare = ($mostly | Measure-Object Weight -Sum).Sum / [math]::Max(1e-12, ($onObject | Measure-Object Weight -Sum).Sum)
+Step ("{0} of {1} prototypes kept; {2} ({3:P0}) have a window that is mostly garment, carrying {4:P1} of the own-class weight" -f
+    $model.PrototypeCount, $initialPrototypes, $mostly.Count, ($mostly.Count / $model.PrototypeCount), $weightShare)
 $modelFile = Join-Path $OutputDirectory 'fashion-demo.ptpn'
 $model | Export-ProtoPNet $modelFile
 
@@ -96,4 +119,5 @@ Write-Host ("Model:           {0}" -f $modelFile)
 Write-Host ("Explanations:    {0}" -f $csv)
 Write-Host ("Scoring sheets:  {0}" -f (Join-Path $sheets 'index.html'))
 Write-Host ("Prototypes:      {0}" -f (Join-Path $OutputDirectory 'prototypes'))
+Write-Host ("Gallery:         {0}" -f (Join-Path $OutputDirectory 'gallery/prototypes.html'))
 Write-Host ("Total time:      {0:n0} s" -f $clock.Elapsed.TotalSeconds)
