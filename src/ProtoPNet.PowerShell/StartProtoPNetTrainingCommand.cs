@@ -95,47 +95,22 @@ public sealed class StartProtoPNetTrainingCommand : ProtoPNetCmdlet
         // What the user did not give comes from the recipe for this backbone: the authors' for learned weights, from-scratch otherwise.
         var defaults = TrainingDefaults.For(Model);
         WriteVerbose($"Training defaults: {defaults.Name} (the backbone {(Model.BackboneIsTrained ? "holds learned weights" : "starts from random weights")}).");
-        int warmEpochs = WarmEpochs ?? defaults.WarmEpochs, epochs = Epochs ?? defaults.Epochs;
-        double addOnLr = AddOnLearningRate ?? defaults.AddOnLearningRate, prototypeLr = PrototypeLearningRate ?? defaults.PrototypeLearningRate;
-        var phases = new List<TrainingPhase>();
-        // The backbone phase follows the backbone, not whether the user named the other phases' lengths: a random backbone
-        // under warm epochs gives the prototypes nothing to fit (13 % on an 8-class planted set with -WarmEpochs 3 -Epochs 15).
-        int backboneEpochs = BackboneEpochs ?? defaults.BackboneEpochs;
-        WriteVerbose($"Schedule: {backboneEpochs} backbone epochs{(BackboneEpochs is null && backboneEpochs > 0 ? " (the backbone starts from random weights; -BackboneEpochs 0 turns them off)" : "")}, " +
-                     $"{warmEpochs} warm, {epochs} joint.");
-        if (backboneEpochs > 0)
-            phases.Add(TrainingPhase.Backbone(backboneEpochs, BackboneLearningRate ?? defaults.BackbonePhaseLearningRate, WeightDecay));
-        if (warmEpochs > 0)
+        var (recipe, schedule) = TrainingRecipe.Build(Model, new TrainingRequest
         {
-            var warm = TrainingPhase.Warm(warmEpochs, addOnLr, prototypeLr);
-            phases.Add(warm with { Groups = warm.Groups.Select(g => g.Group == ParameterGroup.AddOn ? g with { WeightDecay = WeightDecay } : g).ToArray() });
-        }
-        if (epochs > 0)
+            BackboneEpochs = BackboneEpochs, WarmEpochs = WarmEpochs, Epochs = Epochs, BatchSize = BatchSize,
+            BackboneLearningRate = BackboneLearningRate, AddOnLearningRate = AddOnLearningRate, PrototypeLearningRate = PrototypeLearningRate,
+            LastLayerLearningRate = LastLayerLearningRate, WeightDecay = WeightDecay, StepSize = StepSize, Gamma = Gamma,
+            CrossEntropyCoefficient = CrossEntropyCoefficient, ClusterCoefficient = ClusterCoefficient, SeparationCoefficient = SeparationCoefficient,
+            L1Coefficient = L1Coefficient, WarmBatchNorm = WarmBatchNorm,
+        });
+        WriteVerbose(schedule);
+        var options = recipe with
         {
-            var joint = TrainingPhase.Joint(epochs, BackboneLearningRate ?? defaults.BackboneLearningRate, addOnLr, prototypeLr, LastLayerLearningRate,
-                StepSize ?? defaults.StepSize, Gamma ?? defaults.Gamma);
-            phases.Add(joint with
-            {
-                Groups = joint.Groups.Select(g => g.Group is ParameterGroup.Backbone or ParameterGroup.AddOn ? g with { WeightDecay = WeightDecay } : g).ToArray(),
-            });
-        }
-        var options = new TrainingOptions
-        {
-            Phases = phases,
-            BatchSize = BatchSize ?? defaults.BatchSize,
-            Coefficients = new LossCoefficients
-            {
-                CrossEntropy = CrossEntropyCoefficient,
-                Cluster = ClusterCoefficient ?? defaults.ClusterCoefficient,
-                Separation = SeparationCoefficient ?? defaults.SeparationCoefficient,
-                L1 = L1Coefficient,
-            },
             Seed = Seed,
             CheckpointDirectory = CheckpointDirectory is null ? null : ResolveNewPath(CheckpointDirectory),
             Resume = Resume,
-            FeatureCacheBytes = NoFeatureCache ? 0 : new TrainingOptions { Phases = phases }.FeatureCacheBytes,
+            FeatureCacheBytes = NoFeatureCache ? 0 : recipe.FeatureCacheBytes,
             Augmentation = Augment ? ImageAugmentation.Authors : null,
-            WarmBatchNorm = WarmBatchNorm ?? defaults.WarmBatchNorm,
             Precision = Precision,
         };
         var progress = new ProgressReporter(this, $"Training {Model.Name}", status: ProgressStatus);

@@ -27,6 +27,28 @@ public class TrainingFromScratchTests : IDisposable
     };
 
     [Fact]
+    public void TheBackbonePhaseFollowsTheBackboneNotWhetherTheScheduleWasNamed()
+    {
+        using var model = TestData.Model(2);
+        Assert.False(model.BackboneIsTrained);
+        // Named warm and joint lengths on a random backbone: the backbone phase still runs first.
+        var (named, schedule) = TrainingRecipe.Build(model, new TrainingRequest { WarmEpochs = 3, Epochs = 15 });
+        Assert.Equal(["Backbone", "Warm", "Joint"], named.Phases.Select(p => p.Name));
+        Assert.Equal([3, 3, 15], named.Phases.Select(p => p.Epochs));
+        Assert.Equal("Schedule: 3 backbone epochs (the backbone starts from random weights; -BackboneEpochs 0 turns them off), 3 warm, 15 joint.", schedule);
+        var (off, offSchedule) = TrainingRecipe.Build(model, new TrainingRequest { BackboneEpochs = 0, WarmEpochs = 3, Epochs = 15 });
+        Assert.Equal(["Warm", "Joint"], off.Phases.Select(p => p.Name));
+        Assert.Equal("Schedule: 0 backbone epochs, 3 warm, 15 joint.", offSchedule);
+        // A backbone that trained before gets the authors' recipe: no backbone phase, their batch and rates.
+        model.History.Add(new HistoryEntry { Stage = "Training" });
+        var (pretrained, _) = TrainingRecipe.Build(model, new TrainingRequest());
+        Assert.Equal(["Warm", "Joint"], pretrained.Phases.Select(p => p.Name));
+        Assert.Equal(80, pretrained.BatchSize);
+        Assert.Equal(1e-4, pretrained.Phases[1].Groups.Single(g => g.Group == ParameterGroup.Backbone).LearningRate);
+        Assert.All(pretrained.Phases[1].Groups.Where(g => g.Group is ParameterGroup.Backbone or ParameterGroup.AddOn), g => Assert.Equal(1e-3, g.WeightDecay));
+    }
+
+    [Fact]
     public void BackbonePhaseTrainsOnlyTheBackboneAndTheProtoPNetPhasesFollow()
     {
         using var model = TestData.Model(2);
