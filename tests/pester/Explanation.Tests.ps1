@@ -177,6 +177,18 @@ Describe 'Invoke-PrototypePruning and Find-NearestPatch' {
         }
     }
 
+    It 'Get-Prototype gives each prototype its own-class weight and, with -Dataset, how often it is the top evidence' {
+        $info = Get-Prototype $model -Dataset $train
+        $info.Count | Should -Be $model.PrototypeCount
+        ($info | Measure-Object TopEvidence -Sum).Sum | Should -Be 8
+        $info.Images | Select-Object -Unique | Should -Be 8
+        # The top evidence of each image is the first row Get-Explanation gives it.
+        $first = Get-Explanation -Model $model -Dataset $train -Top 1
+        foreach ($p in $info) { $p.TopEvidence | Should -Be @($first | Where-Object PrototypeIndex -EQ $p.Index).Count }
+        foreach ($class in $info | Group-Object Class) { ($class.Group | Measure-Object WeightShare -Sum).Sum | Should -BeGreaterThan 0.999 }
+        (Get-Prototype $model)[0].TopEvidence | Should -BeNullOrEmpty
+    }
+
     It '-WhatIf removes nothing; without it the failing prototypes go and the model stays consistent' {
         $m = New-ProtoPNet -Backbone smallcnn -ClassName a, b, c -PrototypesPerClass 2 -ImageSize 28 -Seed 6
         $out = $m | Invoke-PrototypePruning -Dataset $train -WhatIf
