@@ -32,10 +32,10 @@ try {
     $curveSet = [ProtoPNet.Data.SubsetDataset]::new($test, [int[]](0..([Math]::Min($CurveImages, $test.Count) - 1)), 'Test', 'curves')
     $model = if ($ModelPath) { Import-ProtoPNet $ModelPath } else { New-ProtoPNet -Backbone smallcnn -ClassName $test.ClassNames -ImageSize 64 -Seed 1 }
     if ($Train) {
-        $train = Import-ProtoPNetDataset $planted.TrainPath
+        $trainSet = Import-ProtoPNetDataset $planted.TrainPath
         $clock = [Diagnostics.Stopwatch]::StartNew()
-        $model | Start-ProtoPNetTraining -Dataset $train -Seed 1 -Threads $Threads -PassThru | Invoke-PrototypePush -Dataset $train -PassThru |
-            Optimize-LastLayer -Dataset $train | Out-Null
+        $model | Start-ProtoPNetTraining -Dataset $trainSet -Seed 1 -Threads $Threads -PassThru | Invoke-PrototypePush -Dataset $trainSet -PassThru |
+            Optimize-LastLayer -Dataset $trainSet | Out-Null
         "trained with the defaults in {0:n0} s: {1} prototypes kept, test accuracy {2:P1}" -f $clock.Elapsed.TotalSeconds, $model.PrototypeCount, ($model | Test-ProtoPNet -Dataset $test).Accuracy
         if ($SaveModel) { $model | Export-ProtoPNet -LiteralPath $SaveModel }
     }
