@@ -52,7 +52,7 @@ function Measure-Stage([string] $stage) {
     Step ("Test accuracy {0}: {1:P2}" -f $stage, $r.Accuracy)
 }
 
-Step "Stage 1: $WarmEpochs warm + $Epochs joint epochs (CE + 0.8·Clst − 0.08·Sep + 1e-4·L1, Adam)"
+Step "Stage 1: 3 backbone epochs (the default for a random backbone) + $WarmEpochs warm + $Epochs joint epochs (CE + 0.8·Clst − 0.08·Sep + 1e-4·L1, Adam)"
 $model | Start-ProtoPNetTraining -Dataset $train -ValidationDataset $validation -WarmEpochs $WarmEpochs -Epochs $Epochs `
     -BatchSize $BatchSize -BackboneLearningRate $BackboneLearningRate -StepSize 15 -Seed $Seed `
     -CheckpointDirectory (Join-Path $OutputDirectory 'checkpoints') -Resume:$Resume |
