@@ -38,7 +38,7 @@ public class DrawnBoxTests
             var result = explainer.Explain([new ExplanationSource(input)])[0];
             Assert.Null(result.Error);
             string html = File.ReadAllText(result.ScoringSheet!);
-            Assert.Contains(PrototypePictures.Describe(method), System.Net.WebUtility.HtmlDecode(html));
+            Assert.Contains(ImageRegion.Describe(method), System.Net.WebUtility.HtmlDecode(html));
             string files = Path.Combine(Path.GetDirectoryName(result.ScoringSheet)!, Path.GetFileNameWithoutExtension(result.ScoringSheet) + "_files");
             int inputScale = Rendering.Pictures.DisplayScale(28);
             foreach (var row in result.Rows)
@@ -57,7 +57,7 @@ public class DrawnBoxTests
 
             // The gallery draws the same box on the same source.
             string gallery = PrototypeGallery.Write(model, Path.Combine(dir, "gallery"), boxMethod: method);
-            Assert.Contains(PrototypePictures.Describe(method), System.Net.WebUtility.HtmlDecode(File.ReadAllText(gallery)));
+            Assert.Contains(ImageRegion.Describe(method), System.Net.WebUtility.HtmlDecode(File.ReadAllText(gallery)));
             for (int j = 0; j < model.PrototypeCount; j++)
             {
                 var g = YellowBounds(Path.Combine(dir, "gallery", "prototypes", $"m0-p{j}-source.png"));

@@ -35,7 +35,7 @@ public static class PrototypeGallery
             .Append("<p class=\"note\">Per class, ordered by the prototype's weight for its class");
         if (usage.SelectMany(u => u).Select(u => u.Images).FirstOrDefault(i => i is not null) is int measured)
             html.Append(" (then by how often it is the top evidence, over ").Append(measured).Append(" images)");
-        html.Append(". Greyed out: no positive weight, so it adds nothing to its class. Boxes: ").Append(Enc(PrototypePictures.Describe(boxMethod)))
+        html.Append(". Greyed out: no positive weight, so it adds nothing to its class. Boxes: ").Append(Enc(ImageRegion.Describe(boxMethod)))
             .Append(" (-BoxMethod ").Append(boxMethod).Append(").</p>\n");
         for (int m = 0; m < classifier.Members.Count; m++)
             foreach (var h in classifier.Members[m].History.Where(h => h.Stage == "Prune"))
@@ -66,7 +66,7 @@ public static class PrototypeGallery
                 {
                     html.Append("<br><span class=\"path\">").Append(Enc(p.SourceImage)).Append("</span><br>patch (")
                         .Append(p.LatentRow).Append(',').Append(p.LatentColumn).Append("), moved ").Append(p.Distance.ToString("0.####", CultureInfo.InvariantCulture)).Append(" at push");
-                    if (p.DrawnBox(boxMethod).Method != boxMethod) html.Append("<br><span class=\"note\">").Append(Enc(pictures.BoxCaption(p))).Append("</span>");
+                    if (pictures.FallbackCaption(p) is { } caption) html.Append("<br><span class=\"note\">").Append(Enc(caption)).Append("</span>");
                 }
                 html.Append("</div>\n");
             }

@@ -31,15 +31,10 @@ internal sealed class PrototypePictures
     /// <summary>The box method the pictures draw (a prototype pushed before windows were recorded falls back to Percentile).</summary>
     public BoxMethod BoxMethod { get; }
 
-    /// <summary>Words for a caption: which box a picture of this prototype shows.</summary>
-    public string BoxCaption(PrototypeProvenance provenance) => provenance.DrawnBox(BoxMethod).Method == BoxMethod
-        ? Describe(BoxMethod)
-        : Describe(BoxMethod.Percentile) + " (this model file has no receptive window for it; push again to record one)";
-
-    /// <summary>What a box of <paramref name="method"/> is, in a page's words.</summary>
-    public static string Describe(BoxMethod method) => method == BoxMethod.Percentile
-        ? "the smallest rectangle holding the top 5 % of the prototype's upsampled activation map (the paper's box)"
-        : "the receptive window of the best-matching latent patch (every input pixel that patch sees)";
+    /// <summary>A caption for a picture of this prototype that draws another box than the page's (a file without recorded windows); null otherwise.</summary>
+    public string? FallbackCaption(PrototypeProvenance provenance) => provenance.DrawnBox(BoxMethod).Method == BoxMethod
+        ? null
+        : ImageRegion.Describe(BoxMethod.Percentile) + " (this model file has no receptive window for it; push again to record one)";
 
     /// <summary>File names (relative to the folder) of the patch and source pictures; rendered on first request.</summary>
     public (string? Patch, string? Source) Get(ProtoPNetModel model, int memberIndex, int prototype)

@@ -63,7 +63,7 @@ internal sealed class ScoringSheetWriter
                 .Append(F(s.Total)).Append(" points, probability ").Append(s.Probability.ToString("P1", CultureInfo.InvariantCulture)).Append("</p>\n");
         if (image.TrueClass.Length > 0) html.Append("<p><b>True class:</b> ").Append(Enc(image.TrueClass)).Append("</p>\n");
         html.Append("<p class=\"note\">Pictures show the model input (").Append(size).Append('×').Append(size)
-            .Append(" px). Boxes, on both sides: ").Append(Enc(PrototypePictures.Describe(prototypes.BoxMethod))).Append(" (-BoxMethod ").Append(prototypes.BoxMethod)
+            .Append(" px). Boxes, on both sides: ").Append(Enc(ImageRegion.Describe(prototypes.BoxMethod))).Append(" (-BoxMethod ").Append(prototypes.BoxMethod)
             .Append("). Receptive field of a latent patch: ")
             .Append(string.Join(", ", classifier.Members.Select(m => $"{m.Network.Backbone.ReceptiveField.Size} px ({m.Backbone})").Distinct()))
             .Append(".</p></div></div>\n");
@@ -99,8 +99,8 @@ internal sealed class ScoringSheetWriter
                 html.Append("<td><img src=\"").Append(Url(files, name + "-box.png")).Append("\" alt=\"box\"></td>")
                     .Append("<td>").Append(patch is null ? "<span class=\"missing\">not pushed or source not found</span>" : $"<img class=\"patch\" src=\"{Url("prototypes", patch)}\" alt=\"prototype patch\">")
                     .Append("<br>prototype ").Append(e.Prototype).Append(", class ").Append(Enc(protoClass))
-                    .Append(model.Provenance[e.Prototype] is { } pv && pv.DrawnBox(prototypes.BoxMethod).Method != prototypes.BoxMethod
-                        ? "<br><span class=\"note\">" + Enc(prototypes.BoxCaption(pv)) + "</span>" : "").Append("</td>")
+                    .Append(model.Provenance[e.Prototype] is { } pv && prototypes.FallbackCaption(pv) is { } caption
+                        ? "<br><span class=\"note\">" + Enc(caption) + "</span>" : "").Append("</td>")
                     .Append("<td>").Append(source is null ? "" : $"<img src=\"{Url("prototypes", source)}\" alt=\"prototype source\"><br><span class=\"path\">{Enc(model.Provenance[e.Prototype]?.SourceImage ?? "")}</span>").Append("</td>")
                     .Append("<td><img src=\"").Append(Url(files, name + "-heat.png")).Append("\" alt=\"activation map\"></td>")
                     .Append("<td class=\"n\">").Append(F(e.Similarity)).Append("</td><td class=\"n\">").Append(F(weight))

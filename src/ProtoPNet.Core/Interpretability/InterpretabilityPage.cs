@@ -73,8 +73,7 @@ public static class InterpretabilityPage
         if (rated.Length > 0)
         {
             html.Append("<h2>Most and least consistent prototypes</h2>\n<p>Push patch: the prototype's source box by -BoxMethod ").Append(boxMethod)
-                .Append(boxMethod == BoxMethod.Percentile ? " (the top 5 % of its upsampled activation map)" : " (the receptive window of its source latent patch)")
-                .Append(", cut from its source image and shown at 64×64.</p>\n");
+                .Append(", ").Append(Esc(ImageRegion.Describe(boxMethod))).Append(", cut from its source image and shown at 64×64.</p>\n");
             var most = rated.OrderByDescending(p => p.HitRate).ThenBy(p => p.Model).ThenBy(p => p.Index).Take(5).ToArray();
             var least = rated.OrderBy(p => p.HitRate).ThenBy(p => p.Model).ThenBy(p => p.Index).Take(5).ToArray();
             foreach (var (title, rows) in new[] { ("Most consistent", most), ("Least consistent", least) })

@@ -29,6 +29,11 @@ public enum BoxMethod
 /// </summary>
 public static class ImageRegion
 {
+    /// <summary>What a box of <paramref name="method"/> is, in a page's words (every HTML page that draws boxes says it).</summary>
+    public static string Describe(BoxMethod method) => method == BoxMethod.Percentile
+        ? "the smallest rectangle holding the top 5 % of the prototype's upsampled activation map (the paper's box)"
+        : "the receptive window of the best-matching latent patch (every input pixel that patch sees)";
+
     /// <summary>The authors' percentile: pixels at or above it make the box.</summary>
     public const double Percentile = 95;
 
